@@ -23,7 +23,7 @@ from .prompts import (
     standard_prompt,
     standard_response,
 )
-from .weighting import WeightNormalization, persona_weights
+from .weighting import WeightNormalization, persona_tiers, persona_weights
 
 _META = ("question_id", "topic", "group_type", "perspective", "dimension")
 
@@ -43,16 +43,19 @@ def _option_matrix(records: datasets.Dataset) -> np.ndarray:
     return np.stack([column(records, c) for c in ("option_a", "option_b", "option_c")], axis=1)
 
 
-def _weights(records, persona, alpha, beta, normalize, weights):
+def _weights(records, persona, alpha, beta, normalize, weights, reference=None):
     if weights is not None:
         w = np.asarray(weights, dtype=np.float64)
         if w.shape != (len(records),):
             raise ValueError(f"weights has shape {w.shape}; expected ({len(records)},)")
-        tiers = np.zeros(len(records), dtype=np.int64)
-        if "tier" in records.column_names:
-            tiers = column(records, "tier").astype(np.int64)
-        return tiers, w
-    return persona_weights(answer_matrix(records), persona, alpha=alpha, beta=beta, normalize=normalize)
+        if not np.isfinite(w).all():
+            i = int(np.flatnonzero(~np.isfinite(w))[0])
+            raise ValueError(f"weights[{i}] = {float(w[i])} is not finite")
+        return persona_tiers(answer_matrix(records), persona), w
+    ref = None if reference is None else answer_matrix(reference)
+    return persona_weights(
+        answer_matrix(records), persona, alpha=alpha, beta=beta, normalize=normalize, reference=ref
+    )
 
 
 def _texts(fmt: str, prompts: np.ndarray, options: np.ndarray) -> tuple[list, list]:
@@ -72,18 +75,21 @@ def build_pairs(
     normalize: WeightNormalization = "paper",
     weights: np.ndarray | None = None,
     seed: int = 0,
+    reference: datasets.Dataset | None = None,
 ) -> datasets.Dataset:
     """DPO pairs for ``persona`` with ``prompt``/``chosen``/``rejected``, ``weight`` and ``tier``.
 
     Weights are Eq. 1 over the questions in ``records`` (pass the training split), unless
-    ``weights`` gives one per record. Each question yields two pairs (three with the non-target pair).
+    ``weights`` gives one per record, or ``reference`` (the training split, when ``records`` is a
+    held-out split) supplies the tier counts N_j. Each question yields two pairs (three with the
+    non-target pair).
     """
     persona = check_persona(persona)
     check_format(format)
     n = len(records)
     if n == 0:
         raise ValueError("records is empty: no pairs to build")
-    tiers, w = _weights(records, persona, alpha, beta, normalize, weights)
+    tiers, w = _weights(records, persona, alpha, beta, normalize, weights, reference)
     target = answer_matrix(records)[:, persona - 1]
     # The two other options in increasing order, per question.
     others = np.array([[1, 2], [0, 2], [0, 1]])[target]
@@ -130,16 +136,18 @@ def build_sft(
     beta: float = 1.0,
     normalize: WeightNormalization = "paper",
     weights: np.ndarray | None = None,
+    reference: datasets.Dataset | None = None,
 ) -> datasets.Dataset:
     """SFT rows: the persona's own answer as completion, with ``weight`` and ``tier``.
 
     Standard format gives ``prompt``/``completion`` strings; conversational gives ``messages``.
+    ``weights`` and ``reference`` work as in :func:`build_pairs`.
     """
     persona = check_persona(persona)
     check_format(format)
     if len(records) == 0:
         raise ValueError("records is empty: no SFT rows to build")
-    tiers, w = _weights(records, persona, alpha, beta, normalize, weights)
+    tiers, w = _weights(records, persona, alpha, beta, normalize, weights, reference)
     target = answer_matrix(records)[:, persona - 1]
     options = _option_matrix(records)[np.arange(len(records)), target]
     questions = column(records, "question")
@@ -150,7 +158,7 @@ def build_sft(
         }
     else:
         columns = {
-            "messages": [conversational_prompt(q) + conversational_response(o) for q, o in zip(questions, options)]
+            "messages": [conversational_prompt(q) + conversational_response(o) for q, o in zip(questions, options, strict=True)]
         }
     columns.update(
         weight=w, tier=tiers, answer=target, persona=np.full(len(records), persona),

@@ -7,7 +7,6 @@ summaries; they are what a generator's system prompt uses when it asks an LLM to
 from __future__ import annotations
 
 import numbers
-
 from dataclasses import dataclass
 
 N_PERSONAS = 7

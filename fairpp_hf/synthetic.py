@@ -15,7 +15,7 @@ import pandas as pd
 
 from .data import records_from_frame
 from .personas import N_PERSONAS
-from .taxonomy import CATEGORY_OF, DIMENSIONS, GROUP_TYPE_OF, SPECIFIC_PROBLEMS, TOPIC_OF_CATEGORY, TOPIC_NAMES
+from .taxonomy import CATEGORY_OF, DIMENSIONS, GROUP_TYPE_OF, SPECIFIC_PROBLEMS, TOPIC_NAMES, TOPIC_OF_CATEGORY
 
 SYNTHETIC_MARKER = "SYNTHETIC"
 SYNTHETIC_DESCRIPTION = (
@@ -81,7 +81,7 @@ def _question_grid(n: int, rng: np.random.Generator) -> pd.DataFrame:
             "Specific Problem": prob,
             "Group Type": [GROUP_TYPE_OF[x] for x in grp],
             "Group": grp,
-            "Perspective": [f"{a}.{b}" for a, b in zip(topic_idx, grid[:, 2])],
+            "Perspective": [f"{a}.{b}" for a, b in zip(topic_idx, grid[:, 2], strict=True)],
             "Option": np.where(grid[:, 1 + 2] == 0, first, second),
         }
     )

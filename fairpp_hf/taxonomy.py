@@ -6,6 +6,7 @@ This is the one place these constants live; everything else imports them from he
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 GROUPS = {'Gender': ['men', 'women', 'non-binary people'],
@@ -182,6 +183,9 @@ def parse_perspective(value: object) -> str:
         text = f"{value:.1f}"
     else:
         text = str(value).strip()
+        # "1.1000000000000001" or "1.100000023841858" (float32): a float round trip written as text.
+        if re.fullmatch(r"\d\.\d{2,}", text) and abs(float(text) - round(float(text), 1)) < 1e-6:
+            text = f"{float(text):.1f}"
     parts = text.split(".")
     if len(parts) != 2 or not all(p.isdigit() for p in parts):
         raise ValueError(f"Perspective {value!r} is not of the form 'topic.dimension' (e.g. '1.3')")

@@ -31,14 +31,14 @@ def validate_answers(answers: object, argument: str = "answers") -> np.ndarray:
         bad = ~np.isfinite(arr) | (arr != np.round(arr))
         if bad.any():
             r, c = map(int, np.argwhere(bad)[0])
-            raise ValueError(f"{argument}[{r}, {c}] = {arr[r, c]!r} (persona {c + 1}) is not an integer code")
+            raise ValueError(f"{argument}[{r}, {c}] = {float(arr[r, c])} (persona {c + 1}) is not an integer code")
         arr = arr.astype(np.int64)
     elif arr.dtype.kind not in "iu":
         raise ValueError(f"{argument} must hold integer codes 0/1/2; got dtype {arr.dtype}")
     out_of_range = (arr < 0) | (arr > 2)
     if out_of_range.any():
         r, c = map(int, np.argwhere(out_of_range)[0])
-        raise ValueError(f"{argument}[{r}, {c}] = {arr[r, c]} (persona {c + 1}) is not one of 0, 1, 2")
+        raise ValueError(f"{argument}[{r}, {c}] = {int(arr[r, c])} (persona {c + 1}) is not one of 0, 1, 2")
     return arr.astype(np.int64, copy=False)
 
 
@@ -68,6 +68,7 @@ def persona_weights(
     alpha: float = 1.0,
     beta: float = 1.0,
     normalize: WeightNormalization = "paper",
+    reference: object | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Tiers and Eq. 1 weights of every question for a target persona.
 
@@ -76,6 +77,11 @@ def persona_weights(
     ``"mean"`` the per-question weights are rescaled to mean 1 (same ratios; handy with a plain-mean
     loss reduction). A persona that agrees with everyone everywhere has one tier: weights are then
     uniform, and a warning says so.
+
+    ``reference`` (another (m, 7) answer array, e.g. the training split) makes N_j count the
+    reference questions instead of ``answers``: the held-out split then carries the training
+    split's tier weights W_j (its weighted loss estimates the training objective). A tier present in
+    ``answers`` but empty in ``reference`` has no W_j; its questions get weight 0 and a warning counts them.
     """
     for name, value in (("alpha", alpha), ("beta", beta)):
         if not np.isfinite(value):
@@ -83,12 +89,20 @@ def persona_weights(
     if normalize not in ("paper", "mean"):
         raise ValueError(f"normalize={normalize!r} must be 'paper' or 'mean'")
     tiers = persona_tiers(answers, persona)
-    w_tier = tier_weights(tiers, alpha=alpha, beta=beta)
+    ref_tiers = tiers if reference is None else persona_tiers(validate_answers(reference, "reference"), persona)
+    w_tier = tier_weights(ref_tiers, alpha=alpha, beta=beta)
     weights = w_tier[tiers - 1]
-    if np.unique(tiers).size == 1:
+    if np.unique(ref_tiers).size == 1:
         logger.warning(
-            "persona %s: every question is in tier %d, so Eq. 1 weights are uniform", persona, tiers[0]
+            "persona %s: every question is in tier %d, so Eq. 1 weights are uniform", persona, ref_tiers[0]
         )
+    if reference is not None:
+        unseen = int((weights == 0).sum())
+        if unseen:
+            logger.warning(
+                "persona %s: %d question(s) fall in tiers with no reference question and get weight 0", persona, unseen
+            )
     if normalize == "mean":
-        weights = weights * (weights.size / weights.sum())
+        ref_weights = w_tier[ref_tiers - 1]
+        weights = weights * (ref_weights.size / ref_weights.sum())
     return tiers, weights

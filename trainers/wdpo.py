@@ -1,0 +1,108 @@
+"""Weighted DPO (Fair-PP's WDPO) with fairpp_hf.WeightedDPOTrainer: TRL's DPO script with a `weight` column.
+
+The dataset needs `prompt`/`chosen`/`rejected` and a weight column (default `weight`), e.g. the `pairs_persona_6`
+config of a folder written by `fairpp_hf.export_dataset`, or any Hub preference dataset with weights.
+
+# Full training (the paper's settings: beta 0.1, lr 5e-7, RMSprop, batch 32 x accumulation 2, 150 warm-up steps)
+```bash
+python trainers/wdpo.py \
+    --dataset_name out/fair-pp \
+    --dataset_config pairs_persona_6 \
+    --model_name_or_path meta-llama/Llama-3.2-3B-Instruct \
+    --beta 0.1 \
+    --learning_rate 5.0e-7 \
+    --optim rmsprop \
+    --warmup_steps 150 \
+    --num_train_epochs 1 \
+    --per_device_train_batch_size 32 \
+    --gradient_accumulation_steps 2 \
+    --max_length 512 \
+    --weight_column weight \
+    --weight_normalization weighted_mean \
+    --output_dir Llama-3.2-3B-WDPO-persona-6
+```
+
+# LoRA
+```bash
+python trainers/wdpo.py \
+    --dataset_name out/fair-pp \
+    --dataset_config pairs_persona_6 \
+    --model_name_or_path Qwen/Qwen2.5-7B-Instruct \
+    --learning_rate 5.0e-6 \
+    --per_device_train_batch_size 4 \
+    --gradient_accumulation_steps 8 \
+    --use_peft \
+    --lora_r 32 \
+    --lora_alpha 16 \
+    --precompute_ref_log_probs \
+    --output_dir Qwen2.5-7B-WDPO-LoRA-persona-6
+```
+
+# Several GPUs (the weights are normalised over all ranks and accumulation steps)
+```bash
+accelerate launch --config_file trainers/accelerate_configs/multi_gpu.yaml trainers/wdpo.py \
+    --dataset_name out/fair-pp --dataset_config pairs_persona_6 \
+    --model_name_or_path meta-llama/Llama-3.2-3B-Instruct --output_dir Llama-3.2-3B-WDPO
+```
+
+Without a weight column, `--weight_column None` trains exactly like TRL's `dpo.py`.
+"""
+
+from __future__ import annotations
+
+
+def main(script_args, training_args, model_args) -> None:
+    """Load the data and model named on the command line, train with WeightedDPOTrainer, save (and push)."""
+    from datasets import load_dataset
+    from trl import get_peft_config, get_quantization_config
+
+    from fairpp_hf.trainers import WeightedDPOTrainer
+
+    model_init_kwargs = dict(
+        revision=model_args.model_revision,
+        trust_remote_code=training_args.trust_remote_code,
+        attn_implementation=model_args.attn_implementation,
+        dtype=model_args.dtype,
+    )
+    model_init_kwargs.update(training_args.model_init_kwargs or {})
+    training_args.model_init_kwargs = model_init_kwargs
+
+    if training_args.weight_column in ("None", "none", ""):
+        training_args.weight_column = None
+
+    # A Hub id or a local folder (e.g. from fairpp_hf.export_dataset): both go through load_dataset
+    dataset = load_dataset(
+        script_args.dataset_name, name=script_args.dataset_config, streaming=script_args.dataset_streaming
+    )
+    eval_dataset = None
+    if training_args.eval_strategy != "no":
+        eval_dataset = dataset[script_args.dataset_test_split]
+
+    trainer = WeightedDPOTrainer(
+        model=model_args.model_name_or_path,
+        args=training_args,
+        train_dataset=dataset[script_args.dataset_train_split],
+        eval_dataset=eval_dataset,
+        quantization_config=get_quantization_config(model_args),
+        peft_config=get_peft_config(model_args),
+    )
+    trainer.train(resume_from_checkpoint=training_args.resume_from_checkpoint)
+    trainer.save_model(training_args.output_dir)
+    trainer.accelerator.print(f"Model saved to {training_args.output_dir}.")
+    if training_args.push_to_hub:
+        trainer.push_to_hub(dataset_name=script_args.dataset_name)
+
+
+def make_parser():
+    """TrlParser over (ScriptArguments, WeightedDPOConfig, ModelConfig), as in TRL's own scripts."""
+    from trl import ModelConfig, ScriptArguments, TrlParser
+
+    from fairpp_hf.trainers import WeightedDPOConfig
+
+    return TrlParser((ScriptArguments, WeightedDPOConfig, ModelConfig))
+
+
+if __name__ == "__main__":
+    parser = make_parser()
+    script_args, training_args, model_args = parser.parse_args_and_config()
+    main(script_args, training_args, model_args)
