@@ -136,10 +136,10 @@ class AlignResult:
 # ---------------------------------------------------------------------------------------------- data
 def _load_data(cfg: AlignConfig):
     from .data import split_by_question
-    from .synthetic import is_synthetic, synthetic_records
+    from .synthetic import FULL_SIZE, is_synthetic, synthetic_records
 
     if cfg.dataset is None:
-        records = synthetic_records(cfg.n_questions or 400, seed=cfg.seed)
+        records = synthetic_records(min(cfg.n_questions or FULL_SIZE, FULL_SIZE), seed=cfg.seed)
         source = "SYNTHETIC sample (fairpp_hf.synthetic_records)"
     else:
         from .data import load_records
@@ -149,7 +149,11 @@ def _load_data(cfg: AlignConfig):
         logger.info("loaded %s: %s", cfg.dataset, report.summary())
         if cfg.n_questions is not None and cfg.n_questions < len(records):
             pick = np.sort(np.random.default_rng(cfg.seed).choice(len(records), cfg.n_questions, replace=False))
+            logger.info("using a seeded subsample of %d of %d questions", cfg.n_questions, len(records))
             records = records.select(pick)
+        elif cfg.n_questions is not None and cfg.n_questions > len(records):
+            logger.warning("n_questions=%d but %s holds %d questions: using all of them",
+                           cfg.n_questions, cfg.dataset, len(records))
     split = split_by_question(records, test_size=cfg.test_size, seed=cfg.seed)
     if len(split["train"]) == 0 or len(split["test"]) == 0:
         raise ValueError(
@@ -187,12 +191,17 @@ def _device_kwargs(cfg: AlignConfig) -> dict[str, Any]:
 
 
 def _load(path: str):
+    """Model and tokenizer; on a GPU the model is loaded in bf16 (when supported) and moved there."""
+    import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(path)
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
-    return AutoModelForCausalLM.from_pretrained(path), tokenizer
+    if not torch.cuda.is_available():
+        return AutoModelForCausalLM.from_pretrained(path), tokenizer
+    dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float32
+    return AutoModelForCausalLM.from_pretrained(path, dtype=dtype).to("cuda"), tokenizer
 
 
 def _training_args(cfg: AlignConfig, run: str, out: Path, weighted: bool):

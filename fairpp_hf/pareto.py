@@ -307,7 +307,8 @@ def gate_candidates(
     cands["admissible"] = [not r for r in reasons]
     cands["reasons"] = reasons
     cands["reason"] = ["; ".join(r) for r in reasons]
-    cands["pair_ids"] = [list(pair_ids[row_pair[row_cand == i]]) for i in range(len(cands))] if len(cands) else []
+    # rows are grouped by candidate in order (row_cand is sorted), so one split gives each candidate's pairs
+    cands["pair_ids"] = [list(x) for x in np.split(pair_ids[row_pair], np.cumsum(counts)[:-1])] if len(cands) else []
     return cands
 
 
@@ -348,39 +349,46 @@ def select_candidates(gated: pd.DataFrame, originals: pd.DataFrame, audits: Sequ
     scored candidates that the selected one dominates, worst first), and ``obj_<audit>``/``orig_<audit>``.
     """
     _check_originals(originals)
+    audits = list(audits)
     obj_cols = [f"obj_{m}" for m in audits]
+    # numpy views of the gated table, grouped by item (stable: candidates keep their listed order)
+    pos_of = pd.Series(np.arange(len(originals)), index=originals["id"].to_numpy())
+    item_pos = gated["item_id"].map(pos_of).to_numpy(np.int64)
+    order = np.argsort(item_pos, kind="stable")
+    item_pos = item_pos[order]
+    ids = gated["candidate_id"].to_numpy()[order]
+    admissible = gated["admissible"].to_numpy(bool)[order]
+    objs_all = gated[obj_cols].to_numpy(np.float64)[order]
+    refs_all = gated[[f"orig_{m}" for m in audits]].to_numpy(np.float64)[order]
+    fid_all = (gated[fidelity_column].to_numpy(np.float64)[order]
+               if fidelity_column and fidelity_column in gated.columns else np.zeros(len(gated)))
+    starts = np.searchsorted(item_pos, np.arange(len(originals)), side="left")
+    ends = np.searchsorted(item_pos, np.arange(len(originals)), side="right")
     rows = []
-    groups = {k: g for k, g in gated.groupby("item_id", sort=False)}
-    for item_id in originals["id"]:
-        g = groups.get(item_id)
+    for p, item_id in enumerate(originals["id"]):
+        lo_i, hi_i = starts[p], ends[p]
         row: dict[str, Any] = {"item_id": item_id, "selected_candidate_id": None, "kept_original": True,
-                               "n_candidates": 0 if g is None else len(g), "n_admissible": 0, "front": [],
-                               "dominated": []}
-        if g is not None:
-            adm = g[g["admissible"].to_numpy(bool)]
+                               "n_candidates": int(hi_i - lo_i), "n_admissible": 0, "front": [], "dominated": []}
+        if hi_i > lo_i:
+            adm = np.flatnonzero(admissible[lo_i:hi_i]) + lo_i
             row["n_admissible"] = len(adm)
-            ref = g[[f"orig_{m}" for m in audits]].to_numpy(np.float64)[0]
-            for m in audits:
-                row[f"orig_{m}"] = ref[audits.index(m)]
+            ref = refs_all[lo_i]
+            row.update({f"orig_{m}": ref[k] for k, m in enumerate(audits)})
             if len(adm):
-                objs = adm[obj_cols].to_numpy(np.float64)
+                objs = objs_all[adm]
                 front = pareto_front(objs)
-                fid = (adm[fidelity_column].to_numpy(np.float64)[front]
-                       if fidelity_column and fidelity_column in adm.columns else np.zeros(len(front)))
-                pick = front[_tie_break(objs[front], ref, fid)]
+                pick = front[_tie_break(objs[front], ref, fid_all[adm][front])]
                 chosen = objs[pick]
-                row.update(selected_candidate_id=adm["candidate_id"].iloc[pick], kept_original=False,
-                           front=list(adm["candidate_id"].iloc[front]))
-                for m, v in zip(audits, chosen, strict=True):
-                    row[f"obj_{m}"] = v
-                scored = g[~np.isnan(g[obj_cols].to_numpy(np.float64)).any(axis=1)]
-                sobj = scored[obj_cols].to_numpy(np.float64)
-                dom = (chosen <= sobj).all(axis=1) & (chosen < sobj).any(axis=1)
+                row.update(selected_candidate_id=ids[adm[pick]], kept_original=False, front=list(ids[adm[front]]))
+                row.update({f"obj_{m}": chosen[k] for k, m in enumerate(audits)})
+                sobj = objs_all[lo_i:hi_i]
+                scored = ~np.isnan(sobj).any(axis=1)
+                dom = scored & (chosen <= sobj).all(axis=1) & (chosen < sobj).any(axis=1)
                 if dom.any():
-                    lo, hi = np.minimum(sobj.min(0), chosen), np.maximum(sobj.max(0), chosen)
+                    lo, hi = np.minimum(sobj[scored].min(0), chosen), np.maximum(sobj[scored].max(0), chosen)
                     span = np.where(hi - lo > _EPS, hi - lo, 1.0)
                     badness = ((sobj[dom] - lo) / span).sum(axis=1)
-                    row["dominated"] = list(scored["candidate_id"].to_numpy()[dom][np.argsort(-badness, kind="stable")])
+                    row["dominated"] = list(ids[lo_i:hi_i][dom][np.argsort(-badness, kind="stable")])
         rows.append(row)
     return pd.DataFrame(rows)
 

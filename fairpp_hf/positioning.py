@@ -392,7 +392,7 @@ def _parse(texts: list[str], generations: list[str], policy: str, report: Positi
     return np.eye(len(OPTION_LETTERS))[codes]
 
 
-def load_model(path_or_id: str, *, device: str | None = None, dtype: str = "auto") -> tuple[Any, Any]:
+def load_causal_lm(path_or_id: str, *, device: str | None = None, dtype: str = "auto") -> tuple[Any, Any]:
     """Load a causal LM (or a PEFT adapter folder/repo on its base) and its tokenizer for positioning.
 
     An adapter is recognised by ``adapter_config.json``; its tokenizer comes from the adapter folder

@@ -96,14 +96,18 @@ class SelectionResult:
         return path
 
     def format_table(self) -> str:
-        """A readable text table: each audit's value and gain, then the verdict columns."""
-        cols = []
-        for a in self.audits:
-            cols += [a, f"gain:{a}"]
-        view = self.table[cols + ["eligible", "on_frontier", "selected"]].copy()
-        view["why_not"] = self.table["why_not"]
-        with pd.option_context("display.width", 200, "display.max_columns", None, "display.max_colwidth", 80):
-            return view.to_string(float_format=lambda v: f"{v:.4g}")
+        """Readable text: per audit (rows) each model's value with its gain over the baseline in brackets
+        (positive = better), then each model's verdict and why it was not selected."""
+        t = self.table
+        cells = {name: [f"{t.loc[name, a]:.4g} ({t.loc[name, 'gain:' + a]:+.3g})" for a in self.audits]
+                 for name in t.index}
+        arrows = [f"{a} {'^' if a in self.maximize else 'v'}{' *' if a in self.targets else ''}" for a in self.audits]
+        values = pd.DataFrame(cells, index=arrows)
+        verdict = t[["eligible", "on_frontier", "selected", "rank", "why_not"]].astype(object)
+        verdict["rank"] = verdict["rank"].map(lambda r: "" if pd.isna(r) else int(r))
+        with pd.option_context("display.width", 250, "display.max_columns", None, "display.max_colwidth", 200):
+            return (f"audit values (gain vs {self.baseline}); v lower is better, ^ higher is better, * target\n"
+                    f"{values.to_string()}\n\n{verdict.to_string()}")
 
     def plot(self, path: str | Path, x: str | None = None, y: str | None = None) -> Path:
         """Save a PNG of two audits (default: the first two targets, else the first audits): models, baseline,

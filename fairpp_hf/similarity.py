@@ -284,6 +284,19 @@ def _breakdown(model, answers, mode, base, target, breakdown: Mapping) -> dict[s
     return out
 
 
+def margin_change(result: Mapping[str, Any], baseline: Mapping[str, Any], key: str = "margin_mean") -> float:
+    """Relative change of a margin against a baseline run, ``(new - old) / |old|`` (the paper quotes
+    WDPO's margin as +10-12% over DPO/SFT this way). Both results need the same target persona."""
+    if key not in ("margin_mean", "margin_best"):
+        raise ValueError(f"key={key!r} must be 'margin_mean' or 'margin_best'")
+    if result.get("target_persona") is None or result.get("target_persona") != baseline.get("target_persona"):
+        raise ValueError("result and baseline need the same (non-empty) target_persona")
+    old, new = baseline[key], result[key]
+    if old == 0:
+        raise ValueError(f"baseline {key} is 0: a relative change is undefined")
+    return float((new - old) / abs(old))
+
+
 def breakdown_from_records(records: Any, columns: Sequence[str] = BREAKDOWN_COLUMNS) -> dict[str, np.ndarray]:
     """Breakdown labels (``topic``, ``group_type``, ``dimension`` by default) from Fair-PP records,
     in record order, for :func:`persona_similarity`'s ``breakdown`` argument."""

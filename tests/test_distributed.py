@@ -49,7 +49,7 @@ WORKER = textwrap.dedent(
         before = [p.detach().clone() for p in model.parameters()]
         args = WeightedDPOConfig(
             output_dir=os.path.join(a.out, "run"), bf16=False, use_cpu=True, report_to="none",
-            gradient_checkpointing=False, max_length=128, per_device_train_batch_size=a.batch,
+            activation_checkpointing=False, max_length=128, per_device_train_batch_size=a.batch,
             gradient_accumulation_steps=a.accumulation, max_steps=1, optim="sgd", learning_rate=1.0,
             max_grad_norm=0.0, lr_scheduler_type="constant", logging_steps=1, save_strategy="no", disable_tqdm=True,
             train_sampling_strategy="sequential", loss_type=["sigmoid", "sft"], loss_weights=[1.0, 0.5],

@@ -120,6 +120,7 @@ _WORKER = textwrap.dedent(
 )
 
 
+@pytest.mark.slow
 def test_multi_process_gathering(tmp_path):
     script = tmp_path / "worker.py"
     script.write_text(_WORKER)

@@ -7,6 +7,9 @@ import itertools
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
 
 from fairpp_hf.pareto import (
     GateConfig,
@@ -70,6 +73,17 @@ def test_pareto_front_known_and_bruteforce():
     assert pareto_front(x).tolist() == brute
     with pytest.raises(ValueError, match="row 1"):
         pareto_front([[0, 1], [np.nan, 2]])
+
+
+@settings(max_examples=60, deadline=None)
+@given(arrays(np.float64, st.tuples(st.integers(1, 25), st.integers(1, 4)), elements=st.integers(0, 5).map(float)))
+def test_pareto_front_properties(points):
+    front = set(pareto_front(points).tolist())
+    dominates = lambda a, b: (a <= b).all() and (a < b).any()  # noqa: E731
+    for i in range(len(points)):
+        dominated = any(dominates(points[j], points[i]) for j in range(len(points)))
+        assert (i in front) == (not dominated)
+    assert front  # a finite set always has a non-dominated point
 
 
 def test_gate_known_verdicts():

@@ -71,6 +71,9 @@ def test_determiner_and_context_rules(scorer):
     # "our support" is a noun (no agency), "we support" a verb
     a, b = scorer.score(["Our support matters.", "We support them."]).agency_high.tolist()
     assert (a, b) == (0, 1)
+    # "fuels" (agency_equal) is a plural noun before "are", a verb before "our"
+    a, b = scorer.score(["Fossil fuels are vital.", "Coal fuels our towns."]).agency_equal.tolist()
+    assert (a, b) == (0, 1)
     # "Power your future" is an imperative; "Clean energy creates jobs" is not
     assert scorer.score(["Power your future.", "Clean energy creates jobs."]).imperatives.tolist() == [1, 0]
     explained = scorer.explain("Join us!")

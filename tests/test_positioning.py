@@ -125,7 +125,7 @@ def test_records_dataset_and_training_mode(tiny, small_records):
 
 def test_peft_adapter_and_load_model(tiny, questions, tmp_path):
     peft = pytest.importorskip("peft")
-    from fairpp_hf.positioning import load_model
+    from fairpp_hf.positioning import load_causal_lm
 
     model, tokenizer = tiny
     config = peft.LoraConfig(r=4, lora_alpha=8, target_modules=["q_proj", "v_proj"], init_lora_weights=False)
@@ -134,13 +134,13 @@ def test_peft_adapter_and_load_model(tiny, questions, tmp_path):
     got = position(peft_model, tokenizer, questions[:4], progress=False, padding_side="left")
     np.testing.assert_allclose(got, expected, atol=2e-5)
     assert np.abs(got - position(model, tokenizer, questions[:4], progress=False)).max() > 1e-4  # adapter matters
-    # saved adapter folder (base saved alongside) loads through load_model
+    # saved adapter folder (base saved alongside) loads through load_causal_lm
     base_dir, adapter_dir = tmp_path / "base", tmp_path / "adapter"
     model.save_pretrained(base_dir)
     tokenizer.save_pretrained(base_dir)
     peft_model.peft_config["default"].base_model_name_or_path = str(base_dir)
     peft_model.save_pretrained(adapter_dir)
-    loaded, loaded_tok = load_model(str(adapter_dir), device="cpu", dtype="float32")
+    loaded, loaded_tok = load_causal_lm(str(adapter_dir), device="cpu", dtype="float32")
     np.testing.assert_allclose(position(loaded, loaded_tok, questions[:4], progress=False), expected, atol=2e-5)
 
 
@@ -203,21 +203,11 @@ def test_conversational_needs_chat_template(tiny, questions):
     assert position(model, tok, questions[:1], format="standard", progress=False).shape == (1, 3)
 
 
-_DRIVER = """
-import argparse, sys
-from fairpp_hf.commands import position
-parser = argparse.ArgumentParser(prog="fairpp-hf position")
-position.add_arguments(parser)
-sys.exit(position.run(parser.parse_args(sys.argv[1:])))
-"""
-
-
+@pytest.mark.slow
 def test_position_command(tiny_model_dir, tmp_path):
-    driver = tmp_path / "drive.py"
-    driver.write_text(_DRIVER)
     out = tmp_path / "out"
     proc = subprocess.run(
-        [sys.executable, str(driver), "--model", str(tiny_model_dir), "--out", str(out), "--limit", "12",
+        [sys.executable, "-m", "fairpp_hf.cli", "position", "--model", str(tiny_model_dir), "--out", str(out), "--limit", "12",
          "--synthetic-questions", "40", "--persona", "3", "--no-progress", "--device", "cpu"],
         cwd=tmp_path, capture_output=True, text=True, timeout=300,
     )
@@ -243,6 +233,17 @@ def test_position_command_bad_persona(tmp_path, capsys):
     args = parser.parse_args(["--model", "unused", "--out", str(tmp_path / "o"), "--persona", "9"])
     assert command.run(args) == 2
     assert "--persona=9" in capsys.readouterr().err
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_score_on_cuda_equals_cpu(tiny, questions):
+    model, tokenizer = tiny
+    cpu = position(model, tokenizer, questions, progress=False)
+    gpu_model = copy.deepcopy(model).to("cuda")
+    for side in ("left", "right"):
+        got = position(gpu_model, tokenizer, questions, padding_side=side, progress=False)
+        np.testing.assert_allclose(got, cpu, atol=1e-4)
 
 
 def test_similarity_heatmap_png_and_errors(tmp_path):

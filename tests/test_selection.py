@@ -108,10 +108,20 @@ def test_select_command(tmp_path, capsys):
                               "--bounds", "gap_a=0.02", "fidelity=2.5%", "--output-dir", str(tmp_path / "out")])
     assert select.run(args) == 0
     out = capsys.readouterr().out
-    assert "selected (best first): m1, m3" in out and "gain:gap_g" in out
+    assert "selected (best first): m1, m3" in out and "0.2 (+0.1)" in out
     saved = json.loads((tmp_path / "out" / "selection.json").read_text())
     assert saved["best"] == "m1" and saved["models"]["m2"]["eligible"] is False
     assert (tmp_path / "out" / "frontier.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     args = parser.parse_args([str(tmp_path / "all.csv"), "--baseline", "base", "--targets", "gap_g", "gap_a",
                               "--output-dir", str(tmp_path / "out2")])
     assert select.run(args) == 1  # nothing eligible: non-zero exit
+
+
+def test_cli_entry_point(tmp_path, capsys):
+    from fairpp_hf.cli import main
+
+    pd.DataFrame([{"model": k, **v} for k, v in RESULTS.items()]).to_csv(tmp_path / "all.csv", index=False)
+    rc = main(["select", str(tmp_path / "all.csv"), "--baseline", "base", "--targets", "gap_g", "--bounds",
+               "gap_a=0.02", "fidelity=0.02", "--output-dir", str(tmp_path / "sel")])
+    assert rc == 0 and "selected (best first): m1, m3" in capsys.readouterr().out
+    assert json.loads((tmp_path / "sel" / "selection.json").read_text())["selected"] == ["m1", "m3"]

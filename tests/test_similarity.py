@@ -16,6 +16,7 @@ from fairpp_hf.similarity import (
     breakdown_from_records,
     format_table,
     js_distance,
+    margin_change,
     onehot_js_distance,
     persona_similarity,
 )
@@ -218,3 +219,13 @@ def test_bad_input_is_named(predictions, references, kwargs, message):
     with pytest.raises(ValueError) as err:
         persona_similarity(predictions, references, **kwargs)
     assert message in str(err.value)
+
+
+def test_margin_change_relative_to_baseline():
+    answers = np.array([[0, 1, 1, 1, 1, 0, 1]] * 2 + [[1, 1, 1, 1, 1, 0, 1]] * 2)
+    new = persona_similarity([0, 0, 0, 0], answers, target_persona=6)
+    old = persona_similarity([0, 0, 0, 1], answers, target_persona=6)
+    expected = (new["margin_mean"] - old["margin_mean"]) / abs(old["margin_mean"])
+    assert margin_change(new, old) == pytest.approx(expected)
+    with pytest.raises(ValueError, match="same"):
+        margin_change(new, persona_similarity([0, 0, 0, 1], answers, target_persona=5))

@@ -43,6 +43,7 @@ class FaultServer:
         self.rng = random.Random(seed)
         self.lock = threading.Lock()
         self.log: list[tuple[str, str]] = []  # (content key, outcome)
+        self.in_flight = self.max_in_flight = 0
         server = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -50,6 +51,16 @@ class FaultServer:
                 pass
 
             def do_POST(self):
+                with server.lock:
+                    server.in_flight += 1
+                    server.max_in_flight = max(server.max_in_flight, server.in_flight)
+                try:
+                    self._handle()
+                finally:
+                    with server.lock:
+                        server.in_flight -= 1
+
+            def _handle(self):
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 if self.headers.get("Authorization") != f"Bearer {server.key}":
                     return self._send(401, {"error": {"message": "bad key"}})
@@ -174,6 +185,13 @@ def test_faults_every_candidate_exactly_once(tmp_path, caplog):
     assert len(JsonlCache(tmp_path / "cache.jsonl").load()) == 90
     frame = candidates_frame(fixed)
     assert frame["candidate_id"].is_unique and len(frame) == 90
+
+
+def test_concurrency_is_bounded(tmp_path):
+    with FaultServer(fault_rate=0.0, latency=0.03) as server:
+        cands = teacher(server, tmp_path, concurrency=5, cache_path=None).revise(make_items(40), k=1)
+    assert all(c.status == "ok" for c in cands)
+    assert 3 <= server.max_in_flight <= 5  # requests overlap, never more than `concurrency` at once
 
 
 CHILD = textwrap.dedent("""

@@ -45,7 +45,7 @@ def load_model(path, noise_seed: int | None = None):
 
 def config(tmp_path, cls=WeightedDPOConfig, **kw):
     base = dict(
-        output_dir=str(tmp_path / "out"), bf16=False, use_cpu=True, report_to="none", gradient_checkpointing=False,
+        output_dir=str(tmp_path / "out"), bf16=False, use_cpu=True, report_to="none", activation_checkpointing=False,
         max_length=128, per_device_train_batch_size=8, per_device_eval_batch_size=8, logging_steps=1,
         save_strategy="no", disable_tqdm=True, train_sampling_strategy="sequential", beta=BETA, seed=0,
     )
@@ -477,7 +477,7 @@ def test_wdpo_script_trains_lora_from_an_exported_folder(tmp_path, tiny_model_di
         "--dataset_name", str(folder), "--dataset_config", "pairs_persona_6", "--model_name_or_path",
         str(tiny_model_dir), "--output_dir", str(out), "--max_steps", "1", "--per_device_train_batch_size", "4",
         "--bf16", "False", "--use_cpu", "True", "--report_to", "none", "--max_length", "128",
-        "--gradient_checkpointing", "False", "--use_peft", "--lora_r", "4", "--lora_alpha", "8",
+        "--activation_checkpointing", "False", "--use_peft", "--lora_r", "4", "--lora_alpha", "8",
         "--lora_target_modules", "q_proj", "v_proj", "--weight_normalization", "mean", "--save_strategy", "no",
     ]
     script_args, training_args, model_args = module["make_parser"]().parse_args_and_config(args=argv)

@@ -34,7 +34,7 @@ def load_model(path):
 
 def config(tmp_path, cls=WeightedSFTConfig, **kw):
     base = dict(
-        output_dir=str(tmp_path / "out"), bf16=False, use_cpu=True, report_to="none", gradient_checkpointing=False,
+        output_dir=str(tmp_path / "out"), bf16=False, use_cpu=True, report_to="none", activation_checkpointing=False,
         max_length=128, per_device_train_batch_size=8, per_device_eval_batch_size=8, logging_steps=1,
         save_strategy="no", disable_tqdm=True, train_sampling_strategy="sequential", seed=0,
     )
@@ -253,7 +253,7 @@ def test_wsft_script_trains_from_an_exported_folder(tmp_path, tiny_model_dir, ro
         "--dataset_name", str(folder), "--dataset_config", "sft_persona_6", "--model_name_or_path",
         str(tiny_model_dir), "--output_dir", str(out), "--max_steps", "1", "--per_device_train_batch_size", "4",
         "--bf16", "False", "--use_cpu", "True", "--report_to", "none", "--max_length", "128",
-        "--gradient_checkpointing", "False", "--save_strategy", "no",
+        "--activation_checkpointing", "False", "--save_strategy", "no",
     ]
     script_args, training_args, model_args = module["make_parser"]().parse_args_and_config(args=argv)
     assert isinstance(training_args, WeightedSFTConfig) and training_args.weight_column == "weight"

@@ -67,7 +67,6 @@ class TeacherScriptArguments(ScriptArguments):
     teacher_batch_size: int = field(default=8, metadata={"help": "Generation batch size (transformers teacher)."})
     teacher_max_new_tokens: int = field(default=128, metadata={"help": "Tokens per revision."})
     teacher_temperature: float = field(default=0.7, metadata={"help": "Teacher sampling temperature."})
-    agency_lexicon: str | None = field(default=None, metadata={"help": "Local agency_power.csv for the PBI audit."})
 
 
 def load_items(args: TeacherScriptArguments):
@@ -128,10 +127,7 @@ def main(script_args: TeacherScriptArguments, training_args: ParetoTeacherDPOCon
         attn_implementation=model_args.attn_implementation, **(training_args.model_init_kwargs or {}))
     kwargs = {}
     if script_args.items is not None:
-        from fairpp_hf.pareto import audit_scorer
-
-        kwargs = dict(items=load_items(script_args), teacher=build_teacher(script_args, training_args),
-                      scorer=audit_scorer(training_args.scorer_backend, lexicon=script_args.agency_lexicon))
+        kwargs = dict(items=load_items(script_args), teacher=build_teacher(script_args, training_args))
     else:
         kwargs = dict(train_dataset=load_pairs(script_args.dataset_name, script_args))
     trainer = ParetoTeacherDPOTrainer(model, args=training_args, processing_class=tokenizer,

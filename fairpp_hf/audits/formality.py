@@ -187,12 +187,15 @@ def audit_formality(
     )
     report = audit_report(scores, table, n_boot=n_boot, seed=seed, confidence=confidence, vary=vary)
     report["audit"] = "formality"
-    report["backend"] = backend if backend == "offline" else _model_name(model)
+    report["backend"] = backend_name(backend, model)
     report["per_message"] = {"formality": scores.tolist()}
     return report
 
 
-def _model_name(model: Any) -> str:
+def backend_name(backend: str, model: Any) -> str:
+    """What a report names as its scorer: "offline", or the classifier's Hub id / local path."""
+    if backend == "offline":
+        return "offline"
     if isinstance(model, str):
         return model
     return str(getattr(getattr(model, "model", None), "name_or_path", type(model).__name__))

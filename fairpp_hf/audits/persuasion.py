@@ -15,8 +15,9 @@ inflection tables that ship inside the ``lemminflect`` package, with two documen
   lexicon (any inflection: "protects", "protected", "protecting"), unless the previous word is a
   determiner or possessive ("our support" is a noun); auxiliaries and modals ("will", "can", "has")
   and the lead words below ("please") are never counted as lexicon verbs; a bare form that can also
-  be a noun or adjective ("support", "clean") counts only in a verb context: after a subject pronoun,
-  modal, "to" or "not", before a determiner/pronoun/particle, or as an imperative;
+  be a noun or adjective ("support", "clean"), or an -s form that is also a plural noun ("fuels",
+  "costs"), counts only in a verb context: after a subject pronoun, modal, "to" or "not", before a
+  determiner/pronoun/particle/adjective, or as an imperative;
 * an imperative is a clause-initial bare verb (first word of a sentence or after ``; : —`` or a line
   break, optionally after "please", "so", "now", "just", "don't", ...), not an auxiliary; a word that
   can also be a noun or adjective ("power", "clean", "secure") counts only when the next word is a
@@ -229,7 +230,8 @@ class PersuasionScorer:
             if hits and tok not in AUXILIARIES and tok not in IMPERATIVE_LEADS:
                 agency[i] = hits[0]
             other = any(k in readings for k in ("NOUN", "ADJ", "PROPN"))
-            bare_ambiguous[i] = other and tok in verbs
+            plural_homograph = tok.endswith("s") and tok not in verbs and tok not in readings.get("NOUN", (tok,))
+            bare_ambiguous[i] = other and (tok in verbs or plural_homograph)
             if (tok in verbs or tok in EXTRA_IMPERATIVES) and tok not in AUXILIARIES and tok not in IMPERATIVE_LEADS:
                 bare_verb[i] = True
                 ambiguous[i] = other
@@ -312,11 +314,11 @@ class PersuasionScorer:
         prev_neg[1:] = np.isin(uniq_arr, ["don't", "dont", "never"])[codes][:-1] & same_prev[1:]
         imperative = candidate & ~next_aux & (~table["ambiguous"][codes] | next_obj | next_adj | clause_end | prev_neg)
 
-        # agency: lexicon verbs, not after a determiner; an ambiguous bare form ("support", "clean") only
+        # agency: lexicon verbs, not after a determiner; an ambiguous form ("support", "clean", "fuels") only
         # in a verb context (after a subject pronoun, modal or "to", before an object, or as an imperative)
         prev_ctx = np.zeros(len(codes), dtype=bool)
         prev_ctx[1:] = np.isin(uniq_arr, list(VERB_CONTEXT))[codes][:-1] & same_prev[1:]
-        verb_reading = ~table["bare_ambiguous"][codes] | prev_ctx | next_obj | imperative
+        verb_reading = ~table["bare_ambiguous"][codes] | prev_ctx | next_obj | next_adj | imperative
         pol = np.where(word & ~prev_det & verb_reading, table["agency"][codes], np.nan)
         return pd.DataFrame({
             "message": msg, "token": tokens, "agency": pol,

@@ -49,7 +49,7 @@ def run(args: argparse.Namespace) -> int:
     from ..data import answer_matrix, column, load_records
     from ..personas import PERSONAS, check_persona
     from ..plots import similarity_heatmap
-    from ..positioning import load_model, position
+    from ..positioning import load_causal_lm, position
     from ..similarity import SIMILARITY_MODES, breakdown_from_records, format_table, persona_similarity
     from ..synthetic import is_synthetic, synthetic_records
 
@@ -66,7 +66,7 @@ def run(args: argparse.Namespace) -> int:
             keep = np.sort(np.random.default_rng(args.seed).choice(n_total, size=args.limit, replace=False))
             records = records.select(keep)
         synthetic = is_synthetic(records)
-        model, tokenizer = load_model(args.model, device=args.device, dtype=args.dtype)
+        model, tokenizer = load_causal_lm(args.model, device=args.device, dtype=args.dtype)
         probs, report = position(
             model, tokenizer, records, method=args.method, format=args.format, batch_size=args.batch_size,
             progress=not args.no_progress, max_new_tokens=args.max_new_tokens, return_report=True,

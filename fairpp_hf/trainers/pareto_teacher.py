@@ -50,6 +50,7 @@ class ParetoTeacherDPOConfig(WeightedDPOConfig):
         rejected_source (`str`, defaults to `"original"`): DPO rejected side: `"original"`, `"dominated"`, `"both"`.
         pair_vary (`str`, defaults to `"gender"`): matched pairs when none are given: `"gender"` or `"age"`.
         scorer_backend (`str`, defaults to `"offline"`): backend of the default audit scorer.
+        agency_lexicon (`str` or `None`): local `agency_power.csv` for the default scorer's persuasion audit.
         teacher_cache (`str` or `None`): informational; the teacher's own `cache_path` makes revisions resumable.
         save_teacher_data (`bool`, defaults to `True`): write candidates, verdicts, pairs and the report to
             `output_dir/teacher_alignment/`.
@@ -80,6 +81,9 @@ class ParetoTeacherDPOConfig(WeightedDPOConfig):
         default="gender", metadata={"help": "Matched pairs when none are given.", "choices": ["gender", "age"]})
     scorer_backend: str = field(
         default="offline", metadata={"help": "Default audit scorer backend.", "choices": ["offline", "transformers"]})
+    agency_lexicon: str | None = field(
+        default=None, metadata={"help": "Local agency_power.csv for the default scorer's persuasion audit "
+                                        "(None: the audit module's own download/cache)."})
     teacher_cache: str | None = field(
         default=None, metadata={"help": "Path of the teacher's resumable JSONL cache (used by the launch script)."})
     save_teacher_data: bool = field(
@@ -206,7 +210,9 @@ class ParetoTeacherDPOTrainer(WeightedDPOTrainer):
             pairs = matched_pairs(table, vary=args.pair_vary)
             if len(pairs) == 0:
                 raise ValueError(f"items form no matched {args.pair_vary} pairs; pass pairs= explicitly")
-        scorer = scorer or audit_scorer(args.scorer_backend)
+        if scorer is None:
+            extra = {"lexicon": args.agency_lexicon} if args.agency_lexicon else {}
+            scorer = audit_scorer(args.scorer_backend, **extra)
         audits = list(args.audits) if args.audits else ["persuasion", "formality", "emotion"]
         with args.main_process_first(desc="teacher revisions, gate and Pareto selection"):
             data = run_teacher_pipeline(table, pairs, teacher, scorer, audits, k=args.num_revisions,

@@ -16,6 +16,10 @@ How the weights get in (TRL 1.16, no TRL source copied or rewritten):
   returned loss is already scaled for gradient accumulation (``Trainer.loss_is_scaled_for_ga``).
 * A guard checks on every step that TRL read the weights; if a TRL change bypasses the hook the trainer raises
   instead of training unweighted.
+
+At w = 1 losses and gradients equal ``DPOTrainer``'s; with gradient accumulation the ``"sft"`` term pools tokens over
+the optimizer step where TRL averages per micro-batch, so mixes with ``"sft"`` match TRL only at accumulation 1.
+Evaluation normalises within each eval batch. The logged reward/logps metrics stay TRL's unweighted means.
 """
 
 from __future__ import annotations
