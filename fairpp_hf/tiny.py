@@ -88,4 +88,7 @@ def build_tiny_model(
         Path(path).mkdir(parents=True, exist_ok=True)
         model.save_pretrained(path)
         tokenizer.save_pretrained(path)
+        # Like a model loaded from `path`: TRL rebuilds a reference model from this name when ref_model=None.
+        model.config._name_or_path = str(path)
+        tokenizer.name_or_path = str(path)
     return model, tokenizer
