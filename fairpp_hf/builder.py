@@ -25,13 +25,13 @@ training objective (a tier with no training question gets weight 0, counted in a
 from __future__ import annotations
 
 import hashlib
-import inspect
 import logging
 import os
 import re
 import sys
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import datasets
 import pyarrow as pa
@@ -280,7 +280,7 @@ def fingerprint(files: Sequence[str] = (), dataset: str | None = None, revision:
     file's path and content hash (a Hub id is keyed by id and revision; datasets caches its download)."""
     h = hashlib.blake2b(digest_size=16)
     for module in (sys.modules[__name__], *_CODE_MODULES):
-        h.update(inspect.getsource(module).encode())
+        h.update(Path(module.__file__).read_bytes())
     for f in [*files, *_local_files(dataset)]:
         if os.path.isfile(f):
             h.update(f"{os.path.abspath(f)}:{_file_digest(f)}".encode())
