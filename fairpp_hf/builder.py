@@ -56,7 +56,9 @@ logger = logging.getLogger(__name__)
 VIEWS: tuple[str, ...] = ("records", "pairs", "sft", "distributions")
 PERSONA_VIEWS: tuple[str, ...] = ("pairs", "sft")
 TEST_WEIGHTS: tuple[str, ...] = ("train", "own")
-_NAME = re.compile(r"^(?P<view>records|pairs|sft|distributions)(?:_persona_(?P<p>\d+))?(?:_(?P<fmt>standard|conversational))?$")
+_NAME = re.compile(
+    rf"^(?P<view>{'|'.join(VIEWS)})(?:_persona_(?P<p>\d+))?(?:_(?P<fmt>{'|'.join(PROMPT_FORMATS)}))?$"
+)
 _BATCH_ROWS = 10_000
 _VERSION = datasets.Version("1.0.0")
 
@@ -145,7 +147,7 @@ class FairPPConfig(datasets.BuilderConfig):
         check_persona(self.persona)
         check_format(self.format)
         for field_name, allowed in (
-            ("normalize", ("paper", "mean")), ("test_weights", TEST_WEIGHTS), ("unparseable", _data.UNPARSEABLE_POLICIES)
+            ("normalize", _weighting.WEIGHT_NORMALIZATIONS), ("test_weights", TEST_WEIGHTS), ("unparseable", _data.UNPARSEABLE_POLICIES)
         ):
             if getattr(self, field_name) not in allowed:
                 raise ValueError(f"{field_name}={getattr(self, field_name)!r} must be one of {allowed}")

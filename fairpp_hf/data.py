@@ -346,8 +346,8 @@ def records_from_frame(
     extras = [c for c in frame.columns if c not in RECORD_FEATURES]
     ordered = frame[list(RECORD_FEATURES) + extras]
     features = RECORD_FEATURES.copy()
-    for c in extras:
-        features[c] = datasets.Dataset.from_pandas(ordered[[c]].head(1), preserve_index=False).features[c]
+    if extras:
+        features.update(datasets.Dataset.from_pandas(ordered[extras].head(1), preserve_index=False).features)
     return datasets.Dataset.from_pandas(ordered, features=features, preserve_index=False)
 
 

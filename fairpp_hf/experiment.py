@@ -19,7 +19,7 @@ import json
 import logging
 import platform
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -91,7 +91,6 @@ class AlignConfig:
     hub_endpoint: str | None = None
     cpu_threads: int | None = None
     progress: bool = True
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.persona = check_persona(self.persona)
@@ -204,20 +203,24 @@ def _load(path: str):
     return AutoModelForCausalLM.from_pretrained(path, dtype=dtype).to("cuda"), tokenizer
 
 
+def _shared_args(cfg: AlignConfig, output_dir: Path) -> dict[str, Any]:
+    """Trainer arguments the SFT and DPO stages of both arms share."""
+    lr = cfg.learning_rate if cfg.learning_rate is not None else (2e-3 if cfg.smoke_scale else 5e-5)
+    return dict(
+        output_dir=str(output_dir), num_train_epochs=cfg.epochs, max_steps=cfg.max_steps,
+        learning_rate=lr, per_device_train_batch_size=cfg.batch_size, gradient_accumulation_steps=cfg.grad_accum,
+        max_length=cfg.max_length, seed=cfg.seed, gradient_checkpointing=False, report_to="none",
+        save_strategy="no", logging_steps=10, disable_tqdm=not cfg.progress, dataloader_num_workers=0,
+        **_device_kwargs(cfg),
+    )
+
+
 def _training_args(cfg: AlignConfig, run: str, out: Path, weighted: bool):
     from trl import DPOConfig
 
     from .trainers import WeightedDPOConfig
 
-    lr = cfg.learning_rate if cfg.learning_rate is not None else (2e-3 if cfg.smoke_scale else 5e-5)
-    kwargs = dict(
-        output_dir=str(out / run / "trainer"), num_train_epochs=cfg.epochs, max_steps=cfg.max_steps,
-        learning_rate=lr, beta=cfg.beta, per_device_train_batch_size=cfg.batch_size,
-        gradient_accumulation_steps=cfg.grad_accum, max_length=cfg.max_length, seed=cfg.seed,
-        gradient_checkpointing=False, report_to="none", save_strategy="no", logging_steps=10,
-        disable_tqdm=not cfg.progress, lr_scheduler_type="linear", warmup_steps=0, dataloader_num_workers=0,
-        **_device_kwargs(cfg),
-    )
+    kwargs = dict(_shared_args(cfg, out / run / "trainer"), beta=cfg.beta, lr_scheduler_type="linear", warmup_steps=0)
     if weighted:
         return WeightedDPOConfig(**kwargs, weight_column="weight", weight_normalization="weighted_mean")
     return DPOConfig(**kwargs)
@@ -228,14 +231,7 @@ def _sft_args(cfg: AlignConfig, run: str, out: Path, weighted: bool):
 
     from .trainers import WeightedSFTConfig
 
-    lr = cfg.learning_rate if cfg.learning_rate is not None else (2e-3 if cfg.smoke_scale else 5e-5)
-    kwargs = dict(
-        output_dir=str(out / run / "sft_trainer"), num_train_epochs=cfg.epochs, max_steps=cfg.max_steps,
-        learning_rate=lr, per_device_train_batch_size=cfg.batch_size, gradient_accumulation_steps=cfg.grad_accum,
-        max_length=cfg.max_length, seed=cfg.seed, gradient_checkpointing=False, report_to="none",
-        save_strategy="no", logging_steps=10, disable_tqdm=not cfg.progress, dataloader_num_workers=0,
-        **_device_kwargs(cfg),
-    )
+    kwargs = _shared_args(cfg, out / run / "sft_trainer")
     if weighted:
         return WeightedSFTConfig(**kwargs, weight_column="weight", weight_normalization="weighted_mean")
     return SFTConfig(**kwargs)
@@ -557,7 +553,7 @@ def _run_align(cfg: AlignConfig, out: Path, started: float) -> AlignResult:
         "persona_name": PERSONAS[cfg.persona].name, "similarity_mode": cfg.similarity_mode,
         "n_train_questions": len(train), "n_test_questions": len(test), "n_pairs": len(pairs),
         "tier_counts": {int(j): int(c) for j, c in zip(*np.unique(tiers, return_counts=True), strict=True)},
-        "config": {k: v for k, v in dataclasses.asdict(cfg).items() if k != "extra"},
+        "config": dataclasses.asdict(cfg),
         "versions": _versions(),
     }
     from .model_card import save_card_data, write_model_card

@@ -15,6 +15,8 @@ from pathlib import Path
 import datasets
 
 from .builder import (
+    PERSONA_VIEWS,
+    VIEWS,
     FairPPConfig,
     config_name,
     read_config_records,
@@ -60,12 +62,12 @@ class ExportResult:
 def _plan(views: Sequence[str], personas: Sequence[int], formats: Sequence[str]) -> list[tuple[str, int, str]]:
     plan: list[tuple[str, int, str]] = []
     for view in views:
-        if view in ("records", "distributions"):
-            plan.append((view, 6, "standard"))
-            continue
-        if view not in ("pairs", "sft"):
+        if view not in VIEWS:
             raise ValueError(f"views: {view!r} is not one of {DEFAULT_VIEWS}")
-        plan.extend((view, k, fmt) for k in personas for fmt in formats)
+        if view in PERSONA_VIEWS:
+            plan.extend((view, k, fmt) for k in personas for fmt in formats)
+        else:
+            plan.append((view, 6, "standard"))  # persona and format do not apply to this view
     return plan
 
 
@@ -119,7 +121,7 @@ def export_dataset(
     """
     personas = [check_persona(k, "personas") for k in personas]
     formats = [check_format(f, "formats") for f in formats]
-    if not personas and any(v in ("pairs", "sft") for v in views):
+    if not personas and any(v in PERSONA_VIEWS for v in views):
         raise ValueError("personas is empty but pairs/sft views were asked for")
     files = [str(data_files)] if isinstance(data_files, (str, Path)) else [str(f) for f in data_files or []]
     base = FairPPConfig(

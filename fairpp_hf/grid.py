@@ -129,8 +129,7 @@ def matched_pairs(table: pd.DataFrame, vary: str = "gender") -> pd.DataFrame:
     frame["_level"] = _level_codes(frame[vary].astype(object), AGES if vary == "age" else GENDERS if vary == "gender" else ())
     frame = frame[~missing]
     keys = fixed + ["_rep"]
-    frame["_rep"] = frame.groupby(fixed + [vary], sort=False, dropna=False).cumcount() if fixed else \
-        frame.groupby(vary, sort=False).cumcount()
+    frame["_rep"] = frame.groupby(fixed + [vary], sort=False).cumcount()
     merged = frame.merge(frame, on=keys, suffixes=("_a", "_b"))
     merged = merged[merged["_level_a"] < merged["_level_b"]]
     merged = merged.sort_values(["_pos_a", "_level_b"], kind="stable")

@@ -20,7 +20,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from .model_card import FairnessCardData, render_model_card
+from .model_card import FairnessCardData, write_model_card
 
 logger = logging.getLogger(__name__)
 
@@ -85,8 +85,7 @@ def _load_base(base_model_path: str | None, adapter_dir: Path):
     from transformers import AutoModelForCausalLM
 
     if base_model_path is None:
-        recorded = json.loads((adapter_dir / "adapter_config.json").read_text()).get("base_model_name_or_path")
-        base_model_path = recorded
+        base_model_path = json.loads((adapter_dir / "adapter_config.json").read_text()).get("base_model_name_or_path")
     if not base_model_path:
         raise ValueError("merge=True needs base_model_path: where the base model's weights can be loaded from")
     return AutoModelForCausalLM.from_pretrained(base_model_path)
@@ -149,7 +148,7 @@ def save_for_hub(
         tokenizer.save_pretrained(folder)
     if not merge:
         set_adapter_base_model(folder, base_model_id)
-    render_model_card(card, repo_id=repo_id).save(folder / "README.md")
+    write_model_card(folder, card, repo_id=repo_id)
     return folder
 
 

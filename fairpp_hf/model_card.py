@@ -218,13 +218,11 @@ def _flatten(d: Mapping[str, Any], prefix: str = "") -> list[tuple[str, float]]:
 
 def _looks_like_hub_id(value: str) -> bool:
     """Whether ``value`` can stand in the card's ``datasets`` list (a Hub id, not a local file)."""
-    from huggingface_hub.utils import HFValidationError, validate_repo_id
+    from .hub import check_hub_id
 
-    if Path(value).expanduser().exists() or value.startswith((".", "/", "~")):
-        return False
     try:
-        validate_repo_id(value)
-    except HFValidationError:
+        check_hub_id(value, "dataset")
+    except ValueError:
         return False
     return True
 

@@ -13,8 +13,8 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from .data import ANSWER_LABEL, answer_matrix, column
-from .personas import check_persona
+from .data import ANSWER_LABEL, PERSONA_COLUMNS, answer_matrix, column
+from .personas import N_PERSONAS, check_persona
 from .prompts import (
     PromptFormat,
     check_format,
@@ -58,10 +58,14 @@ def _weights(records, persona, alpha, beta, normalize, weights, reference=None):
     )
 
 
-def _texts(fmt: str, prompts: np.ndarray, options: np.ndarray) -> tuple[list, list]:
-    if fmt == "standard":
-        return [standard_prompt(q) for q in prompts], [standard_response(o) for o in options]
-    return [conversational_prompt(q) for q in prompts], [conversational_response(o) for o in options]
+def _prompts(fmt: str, questions: np.ndarray) -> list:
+    make = standard_prompt if fmt == "standard" else conversational_prompt
+    return [make(q) for q in questions]
+
+
+def _responses(fmt: str, options: np.ndarray) -> list:
+    make = standard_response if fmt == "standard" else conversational_response
+    return [make(o) for o in options]
 
 
 def build_pairs(
@@ -109,12 +113,12 @@ def build_pairs(
         q_idx, chosen, rejected, kind = q_idx[order], chosen[order], rejected[order], kind[order]
     options = _option_matrix(records)
     questions = column(records, "question")
-    prompts, chosen_text = _texts(format, questions[q_idx], options[q_idx, chosen])
-    _, rejected_text = _texts(format, questions[q_idx], options[q_idx, rejected])
+    # One prompt per question, shared by that question's pairs.
+    question_prompts = _prompts(format, questions)
     columns = {
-        "prompt": prompts,
-        "chosen": chosen_text,
-        "rejected": rejected_text,
+        "prompt": [question_prompts[i] for i in q_idx],
+        "chosen": _responses(format, options[q_idx, chosen]),
+        "rejected": _responses(format, options[q_idx, rejected]),
         "weight": w[q_idx],
         "tier": tiers[q_idx],
         "chosen_option": chosen,
@@ -151,15 +155,11 @@ def build_sft(
     target = answer_matrix(records)[:, persona - 1]
     options = _option_matrix(records)[np.arange(len(records)), target]
     questions = column(records, "question")
+    prompts, completions = _prompts(format, questions), _responses(format, options)
     if format == "standard":
-        columns: dict = {
-            "prompt": [standard_prompt(q) for q in questions],
-            "completion": [standard_response(o) for o in options],
-        }
+        columns: dict = {"prompt": prompts, "completion": completions}
     else:
-        columns = {
-            "messages": [conversational_prompt(q) + conversational_response(o) for q, o in zip(questions, options, strict=True)]
-        }
+        columns = {"messages": [p + c for p, c in zip(prompts, completions, strict=True)]}
     columns.update(
         weight=w, tier=tiers, answer=target, persona=np.full(len(records), persona),
         **{c: column(records, c) for c in _META},
@@ -176,14 +176,14 @@ def build_distributions(records: datasets.Dataset) -> datasets.Dataset:
     onehot = np.eye(3)[answers]  # (n, 7, 3)
     codes, uniques = pd.factorize(column(records, "question_id"))
     counts = np.bincount(codes).astype(np.float64)
-    sums = np.zeros((len(uniques), 7, 3))
+    sums = np.zeros((len(uniques), N_PERSONAS, 3))
     np.add.at(sums, codes, onehot)
     dist = sums / counts[:, None, None]
     first = np.unique(codes, return_index=True)[1]
     columns: dict = {c: column(records, c)[first] for c in (*_META, "question")}
     columns["n_records"] = counts.astype(np.int64)
-    for k in range(7):
-        columns[f"persona_{k + 1}"] = list(dist[:, k, :])
+    for j, col in enumerate(PERSONA_COLUMNS):
+        columns[col] = list(dist[:, j, :])
     columns["all_personas"] = list(dist.mean(axis=1))
     return _to_dataset(columns, distribution_features(), records)
 
@@ -230,6 +230,6 @@ def distribution_features() -> datasets.Features:
     return datasets.Features(
         {
             **_meta_features(), "question": datasets.Value("string"), "n_records": datasets.Value("int64"),
-            **{f"persona_{k}": d for k in range(1, 8)}, "all_personas": d,
+            **{c: d for c in PERSONA_COLUMNS}, "all_personas": d,
         }
     )

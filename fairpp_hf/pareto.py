@@ -145,9 +145,9 @@ def _disparity(kind: DisparityKind | None, a: np.ndarray, b: np.ndarray) -> np.n
     if kind in (None, "tv"):
         return 0.5 * np.abs(a - b).sum(axis=1)
     if kind == "js":
-        from scipy.spatial.distance import jensenshannon
+        from .audits.stats import js_distance
 
-        return np.nan_to_num(jensenshannon(a, b, axis=1), nan=0.0)
+        return np.nan_to_num(js_distance(a, b), nan=0.0)
     raise ValueError(f"unknown disparity {kind!r}; use 'abs', 'tv', 'js' or a callable")
 
 

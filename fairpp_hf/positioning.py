@@ -3,10 +3,10 @@ the model was trained with (:mod:`fairpp_hf.prompts`), for the persona similarit
 
 ``method="score"`` reads the probabilities of the option letters after the prompt from batched,
 padding-aware forward passes. The letter continuations are the tokens the model is trained to emit
-first (found by tokenizing prompt + ``"A."`` the way TRL does). When each letter's first token is
-distinct (the usual case: ``"A"``, ``"ĠA"``, ``"▁A"``), one forward pass per question suffices and
-the distribution is the softmax of the three first-token log-probabilities. Otherwise (a tokenizer
-that splits ``" A"`` into ``" "`` + ``"A"``) every letter continuation is scored in full
+first (found by tokenizing prompt + ``"A."`` the way TRL does). When every continuation is a
+leading part of one shared token run followed by a last token of its own (the usual case: one token
+``"A"``, ``"ĠA"`` or ``"▁A"`` per letter, or a shared ``" "`` then ``"A"``), one forward pass per
+question reads all three log-probabilities. Otherwise every letter continuation is scored in full
 (sum of its token log-probabilities, one sequence per letter). Either way the returned rows are the
 three letters' probabilities renormalised to sum 1; :class:`PositionReport` keeps their raw total
 (``letter_mass``) to show how much of the model's mass falls on a letter at all.
@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import numpy as np
+from scipy.special import logsumexp, softmax
 
 from .prompts import OPTION_LETTERS, PromptFormat, check_format, conversational_prompt, standard_prompt
 
@@ -79,15 +80,12 @@ class PositionReport:
 
 def _question_texts(questions: Any) -> list[str]:
     """Question strings from a list/array/Series of str or a records ``datasets.Dataset``."""
-    try:
-        import datasets
+    import datasets
 
-        if isinstance(questions, datasets.Dataset):
-            if "question" not in questions.column_names:
-                raise ValueError(f"questions dataset has no 'question' column; columns are {questions.column_names}")
-            questions = questions["question"]
-    except ImportError:  # pragma: no cover - datasets is a dependency
-        pass
+    if isinstance(questions, datasets.Dataset):
+        if "question" not in questions.column_names:
+            raise ValueError(f"questions dataset has no 'question' column; columns are {questions.column_names}")
+        questions = questions["question"]
     if isinstance(questions, str):
         raise ValueError("questions must be a sequence of question strings, not one string")
     texts = list(questions)
@@ -255,7 +253,7 @@ def _score(model, tokenizer, prompts, conts, batch_size, side, bar) -> tuple[np.
             out[idx] = letter_lp.cpu().numpy()
             bar.update(len(idx))
         return out, scoring
-    # Letters share a first token: score each letter's full continuation (one sequence per letter).
+    # No shared prefix to read all letters from: score each letter's full continuation (one sequence per letter).
     scoring = "sequence"
     items = [(q, k) for q in range(n) for k in range(len(conts))]
     bar.reset(total=len(items))
@@ -355,10 +353,8 @@ def position(
                          else _check_option_tokens(option_tokens))
                 logp, report.scoring = _score(model, tokenizer, prompts, conts, batch_size, side, bar)
                 report.option_token_ids = conts
-                top = logp.max(axis=1, keepdims=True)
-                mass = np.exp(logp - top).sum(axis=1, keepdims=True)
-                probs = np.exp(logp - top) / mass
-                report.letter_mass = (mass[:, 0] * np.exp(top[:, 0])).astype(np.float64)
+                probs = softmax(logp, axis=1)
+                report.letter_mass = np.exp(logsumexp(logp, axis=1))
             else:
                 probs = _parse(texts, _generate(model, tokenizer, prompts, batch_size, max_new_tokens, bar),
                                unparseable, report)

@@ -18,7 +18,8 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-#: The audits a revision is asked to reduce when an item names none (the five audits of the paper).
+#: The disparities a revision is asked to reduce when an item names none: the paper's audits other than
+#: personalization fidelity (the prompt asks to keep audience, stance and theme instead).
 DEFAULT_AUDITS: tuple[str, ...] = (
     "persuasion bias (agency, certainty vs hedging, imperatives)",
     "formality",

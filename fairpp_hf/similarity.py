@@ -117,8 +117,8 @@ def _check_codes(arr: np.ndarray, argument: str, persona_axis: bool) -> np.ndarr
     return arr.astype(np.int64)
 
 
-def model_distributions(predictions: object, argument: str = "predictions") -> tuple[np.ndarray, bool]:
-    """The model's (n, 3) per-question A/B/C distributions and whether they came from codes.
+def model_distributions(predictions: object, argument: str = "predictions") -> np.ndarray:
+    """The model's (n, 3) per-question A/B/C distributions.
 
     ``predictions`` is either n answer codes (0/1/2 or letters A/B/C; one-hot per question) or an
     (n, 3) array of probabilities (non-negative, each row summing to 1 within 1e-6).
@@ -134,7 +134,7 @@ def model_distributions(predictions: object, argument: str = "predictions") -> t
         raise ValueError(f"{argument} is empty: give one answer code or A/B/C probability vector per question")
     if arr.ndim == 1:
         codes = _check_codes(arr, argument, persona_axis=False)
-        return np.eye(_N_OPTIONS)[codes], True
+        return np.eye(_N_OPTIONS)[codes]
     if arr.ndim != 2 or arr.shape[1] != _N_OPTIONS:
         raise ValueError(f"{argument} must be n codes or an (n, 3) array of A/B/C probabilities; got shape {arr.shape}")
     if arr.dtype.kind not in "iuf" or arr.dtype.kind == "b":
@@ -152,7 +152,7 @@ def model_distributions(predictions: object, argument: str = "predictions") -> t
             f"{argument}[{r}] = {probs[r].tolist()} sums to {sums[r]!r}, not 1: give A/B/C probabilities "
             f"({int(off.sum())} row(s) affected)"
         )
-    return probs / sums[:, None], False
+    return probs / sums[:, None]
 
 
 def persona_answers(references: object, argument: str = "references") -> np.ndarray:
@@ -172,13 +172,13 @@ def _matrix(model: np.ndarray, answers: np.ndarray, mode: str, base: float | Non
     """The 8 x 8 similarity matrix: personas 1..7, then the model."""
     onehot = np.eye(_N_OPTIONS)[answers]  # (n, 7, 3)
     n = len(answers)
-    out = np.ones((N_PERSONAS + 1, N_PERSONAS + 1))
     if mode == "pooled":
         dists = np.concatenate([onehot.mean(axis=0), model.mean(axis=0, keepdims=True)])  # (8, 3)
         out = 1.0 - js_distance(dists[:, None, :], dists[None, :, :], base=base)
         np.fill_diagonal(out, 1.0)
         return out
     # per question: persona vs persona is a constant distance times the disagreement rate.
+    out = np.ones((N_PERSONAS + 1, N_PERSONAS + 1))
     disjoint = float(onehot_js_distance(np.zeros(1), base=base)[0])
     flat = onehot.reshape(n, N_PERSONAS * _N_OPTIONS)
     agree = np.einsum("kclc->kl", (flat.T @ flat).reshape(N_PERSONAS, _N_OPTIONS, N_PERSONAS, _N_OPTIONS)) / n
@@ -248,7 +248,7 @@ def persona_similarity(
     if base is not None and (not np.isfinite(base) or base <= 0 or base == 1):
         raise ValueError(f"base={base!r} must be a positive log base other than 1 (or None for the natural log)")
     target = None if target_persona is None else check_persona(target_persona, "target_persona")
-    model, _ = model_distributions(predictions)
+    model = model_distributions(predictions)
     answers = persona_answers(references)
     if len(model) != len(answers):
         raise ValueError(

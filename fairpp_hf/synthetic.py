@@ -68,10 +68,12 @@ def _question_grid(n: int, rng: np.random.Generator) -> pd.DataFrame:
         variants = np.concatenate([variants, np.ones(len(extra), dtype=np.int64)])
     pick = np.sort(rng.permutation(len(grid))[:n])
     grid, variants = grid[pick], variants[pick]
+    # Per-problem / per-group lookups, then one vectorized index per column (no per-row Python).
     prob, grp = problems[grid[:, 0]], groups[grid[:, 1]]
     cat = np.array([CATEGORY_OF[x] for x in SPECIFIC_PROBLEMS])[grid[:, 0]]
-    topic = np.array([TOPIC_OF_CATEGORY[CATEGORY_OF[x]] for x in SPECIFIC_PROBLEMS])[grid[:, 0]]
-    topic_idx = np.array([TOPIC_NAMES.index(x) + 1 for x in topic])
+    topic_of_problem = [TOPIC_OF_CATEGORY[CATEGORY_OF[x]] for x in SPECIFIC_PROBLEMS]
+    topic = np.array(topic_of_problem)[grid[:, 0]]
+    topic_idx = np.array([TOPIC_NAMES.index(x) + 1 for x in topic_of_problem])[grid[:, 0]]
     first = np.array([DIMENSIONS[k].first for k in range(1, 6)])[grid[:, 2] - 1]
     second = np.array([DIMENSIONS[k].second for k in range(1, 6)])[grid[:, 2] - 1]
     frame = pd.DataFrame(
@@ -79,10 +81,10 @@ def _question_grid(n: int, rng: np.random.Generator) -> pd.DataFrame:
             "Topic": topic,
             "Problem Category": cat,
             "Specific Problem": prob,
-            "Group Type": [GROUP_TYPE_OF[x] for x in grp],
+            "Group Type": np.array([GROUP_TYPE_OF[x] for x in groups])[grid[:, 1]],
             "Group": grp,
-            "Perspective": [f"{a}.{b}" for a, b in zip(topic_idx, grid[:, 2], strict=True)],
-            "Option": np.where(grid[:, 1 + 2] == 0, first, second),
+            "Perspective": pd.Series(topic_idx).astype(str) + "." + pd.Series(grid[:, 2]).astype(str),
+            "Option": np.where(grid[:, 3] == 0, first, second),
         }
     )
     s = pd.Series

@@ -183,12 +183,13 @@ class Teacher:
         """K revision requests per item (see :func:`fairpp_hf.revision.revision_messages`)."""
         if not isinstance(k, int) or k < 1:
             raise ValueError(f"k must be a positive integer; got {k!r}")
+        params = self._params()
         requests = []
         for item in items_from(items):
             for index in range(k):
                 messages = revision_messages(item, index)
                 requests.append(TeacherRequest(item["id"], index, messages,
-                                               request_key(self.name, messages, self._params(), index)))
+                                               request_key(self.name, messages, params, index)))
         return requests
 
     def revise(self, items: Any, k: int = 4) -> list[Candidate]:

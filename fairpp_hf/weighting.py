@@ -18,6 +18,7 @@ from .personas import N_PERSONAS, check_persona
 logger = logging.getLogger(__name__)
 
 WeightNormalization = Literal["paper", "mean"]
+WEIGHT_NORMALIZATIONS: tuple[str, ...] = ("paper", "mean")
 
 
 def validate_answers(answers: object, argument: str = "answers") -> np.ndarray:
@@ -86,8 +87,8 @@ def persona_weights(
     for name, value in (("alpha", alpha), ("beta", beta)):
         if not np.isfinite(value):
             raise ValueError(f"{name}={value} must be finite")
-    if normalize not in ("paper", "mean"):
-        raise ValueError(f"normalize={normalize!r} must be 'paper' or 'mean'")
+    if normalize not in WEIGHT_NORMALIZATIONS:
+        raise ValueError(f"normalize={normalize!r} must be one of {WEIGHT_NORMALIZATIONS}")
     tiers = persona_tiers(answers, persona)
     ref_tiers = tiers if reference is None else persona_tiers(validate_answers(reference, "reference"), persona)
     w_tier = tier_weights(ref_tiers, alpha=alpha, beta=beta)

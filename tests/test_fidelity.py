@@ -145,3 +145,13 @@ def test_evaluate_module_matches_library_and_its_example_runs():
     assert set(out["attributes"]) == {"stance", "age"}
     np.testing.assert_allclose(out["per_message"]["fidelity"], direct["per_message"]["fidelity"])
     assert out["gender"]["n_pairs"] == 2 and out["age"]["n_pairs"] == 2
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")
+def test_chance_level_uses_the_candidates_that_were_scored():
+    # a blank gender is skipped when scoring, so it must not count as a third candidate in the chance level
+    table = pd.DataFrame({"gender": ["Male", "Female", "Male", ""], "age": [AGES[3]] * 4,
+                          "stance": ["Clean-Energy"] * 4})
+    report = audit_fidelity([CLEAN_SENIOR] * 4, table, n_boot=20, vary=("gender",))
+    assert report["attributes"]["gender"]["chance"] == pytest.approx(0.5)
+    assert report["per_message"]["gender"][3] is None

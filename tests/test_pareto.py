@@ -249,3 +249,17 @@ def test_default_audit_scorer_through_pipeline(shared_data):
     assert not g.loc["f#1", "admissible"] and g.loc["f#1", "reason"]  # the shouting rewrite widens other gaps
     assert out.selection.set_index("item_id").loc["f", "selected_candidate_id"] == "f#0"
     assert out.report["candidates"] == 4 and out.report["sft_rows"] == len(out.sft)
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")  # scipy warns on the all-zero row
+def test_js_disparity_matches_scipy_and_zero_rows_give_zero():
+    from scipy.spatial.distance import jensenshannon
+
+    from fairpp_hf.pareto import _disparity
+
+    a = np.array([[0.7, 0.2, 0.1], [0.0, 0.0, 0.0], [1.0, 0.0, 0.0]])
+    b = np.array([[0.1, 0.2, 0.7], [0.0, 0.0, 0.0], [0.0, 0.0, 1.0]])
+    got = _disparity("js", a, b)
+    assert got[0] == pytest.approx(jensenshannon(a[0], b[0]))
+    assert got[1] == 0.0  # all-zero rows: scipy gives NaN, the gate treats them as no gap
+    assert got[2] == pytest.approx(np.sqrt(np.log(2)))

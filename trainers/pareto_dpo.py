@@ -125,7 +125,6 @@ def main(script_args: TeacherScriptArguments, training_args: ParetoTeacherDPOCon
     model = AutoModelForCausalLM.from_pretrained(
         model_args.model_name_or_path, revision=model_args.model_revision, dtype=model_args.dtype,
         attn_implementation=model_args.attn_implementation, **(training_args.model_init_kwargs or {}))
-    kwargs = {}
     if script_args.items is not None:
         kwargs = dict(items=load_items(script_args), teacher=build_teacher(script_args, training_args))
     else:

@@ -31,7 +31,8 @@ from typing import Any
 import numpy as np
 
 from .base import check_backend, validate_texts
-from .formality import backend_name, classifier_distribution
+from .classifiers import backend_name, classifier_distribution
+from .stats import DEFAULT_VARY, audit_report, js_distance
 
 EMOTION_MODEL = "SamLowe/roberta-base-go_emotions"
 """Hub id of the GoEmotions classifier used by the predecessor work."""
@@ -158,14 +159,12 @@ def audit_emotion(
     n_boot: int = 1000,
     seed: int = 0,
     confidence: float = 0.95,
-    vary: Sequence[str] = ("gender", "age"),
+    vary: Sequence[str] = DEFAULT_VARY,
     batch_size: int = 32,
     device: Any = None,
 ) -> dict[str, Any]:
     """Emotional framing disparity: per-message distributions, the mean JS distance over matched gender
     pairs and age contrasts with bootstrap CIs, and Welch t / ANOVA on emotional intensity."""
-    from .stats import audit_report, js_distance
-
     dists, labels = emotion_distributions(texts, backend=backend, model=model, batch_size=batch_size, device=device)
     intensity = emotional_intensity(dists, labels)
     report = audit_report(dists, table, distance=js_distance, n_boot=n_boot, seed=seed, confidence=confidence,

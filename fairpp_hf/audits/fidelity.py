@@ -31,9 +31,11 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from scipy.special import softmax
 
 from .base import check_backend, validate_texts
-from .formality import backend_name, load_pipeline
+from .classifiers import backend_name, load_pipeline
+from .stats import DEFAULT_VARY, audit_report, json_floats
 
 NLI_MODEL = "facebook/bart-large-mnli"
 """Default NLI checkpoint of the ``transformers`` backend (the zero-shot pipeline's usual choice)."""
@@ -110,6 +112,12 @@ def _grid_values() -> list[dict[str, tuple[str, ...]]]:
     return out
 
 
+def _asked_values(table: pd.DataFrame, attribute: str) -> pd.Series:
+    """The value each row's prompt asked for, as strings; missing or blank values become None."""
+    column = table[attribute].astype(object).where(table[attribute].notna(), None)
+    return column.map(lambda v: None if v is None or (isinstance(v, str) and not v.strip()) else str(v))
+
+
 def candidate_values(attribute: str, observed: Sequence[Any]) -> list[str]:
     """Candidate values of ``attribute``: the first known grid's values containing all ``observed``
     values, else the distinct observed values in order of appearance."""
@@ -149,12 +157,6 @@ def _embedder(path: str | None, device: Any) -> Any:
     return SentenceTransformer(path, device=str(device) if device is not None else "cpu")
 
 
-def _softmax(logits: np.ndarray) -> np.ndarray:
-    shifted = logits - logits.max(axis=1, keepdims=True)
-    weights = np.exp(shifted)
-    return weights / weights.sum(axis=1, keepdims=True)
-
-
 @lru_cache(maxsize=64)
 def _hypothesis_embeddings(path: str | None, device: Any, sentences: tuple[str, ...]) -> np.ndarray:
     """Embeddings of a fixed set of hypothesis sentences, computed once per model."""
@@ -165,7 +167,7 @@ def _offline_candidate_probs(
     text_embeddings: np.ndarray, sentences: list[str], path: str | None, device: Any
 ) -> np.ndarray:
     hyp = _hypothesis_embeddings(path, device, tuple(sentences))
-    return _softmax(EMBEDDING_SCALE * (text_embeddings @ hyp.T))
+    return softmax(EMBEDDING_SCALE * (text_embeddings @ hyp.T), axis=1)
 
 
 def _nli_candidate_probs(texts: list[str], template: str, phrases: list[str], pipe: Any, batch_size: int) -> np.ndarray:
@@ -214,8 +216,7 @@ def fidelity_scores(
                              f"{list(label2id)}")
     per_attribute: dict[str, np.ndarray] = {}
     for attribute in used:
-        column = table[attribute].astype(object).where(table[attribute].notna(), None)
-        column = column.map(lambda v: None if v is None or (isinstance(v, str) and not v.strip()) else str(v))
+        column = _asked_values(table, attribute)
         cands = candidate_values(attribute, column.tolist())
         if len(cands) < 2:
             warnings.warn(f"fidelity: attribute {attribute!r} has {len(cands)} candidate value(s) {cands}; "
@@ -256,14 +257,12 @@ def audit_fidelity(
     n_boot: int = 1000,
     seed: int = 0,
     confidence: float = 0.95,
-    vary: Sequence[str] = ("gender", "age"),
+    vary: Sequence[str] = DEFAULT_VARY,
     batch_size: int = 32,
     device: Any = None,
 ) -> dict[str, Any]:
     """Personalization fidelity: per-message scores, |gap| over matched gender pairs and age contrasts
     with bootstrap CIs, and Welch t / ANOVA; plus the mean per attribute and its chance level."""
-    from .stats import audit_report
-
     fidelity, per_attribute = fidelity_scores(
         texts, table, backend=backend, model=model, embedding_model=embedding_model, attributes=attributes,
         overrides=overrides, batch_size=batch_size, device=device,
@@ -271,17 +270,13 @@ def audit_fidelity(
     report = audit_report(fidelity, table, n_boot=n_boot, seed=seed, confidence=confidence, vary=vary)
     report["audit"] = "personalization_fidelity"
     report["backend"] = backend_name(backend, model)
-    report["per_message"] = {"fidelity": _json_floats(fidelity)}
-    report["per_message"].update({a: _json_floats(s) for a, s in per_attribute.items()})
+    report["per_message"] = {"fidelity": json_floats(fidelity)}
+    report["per_message"].update({a: json_floats(s) for a, s in per_attribute.items()})
     report["attributes"] = {
         a: {
             "mean": None if np.isnan(s).all() else float(np.nanmean(s)),
-            "chance": 1.0 / len(candidate_values(a, table[a].tolist())),
+            "chance": 1.0 / len(candidate_values(a, _asked_values(table, a).tolist())),
         }
         for a, s in per_attribute.items()
     }
     return report
-
-
-def _json_floats(values: np.ndarray) -> list[float | None]:
-    return [None if np.isnan(x) else float(x) for x in values]

@@ -16,9 +16,6 @@ backends, chosen with ``backend=``:
   the Laplace-smoothed share of formal cues, in [0, 1], 0.5 when there are no cues. It ranks texts
   the way the ranker does on clear cases (tested), but it is not a calibrated estimate of the
   ranker's probability; compare disparities, not absolute levels, across backends.
-
-This module also holds the pipeline helpers the three classifier-backed audits share (running a
-text-classification pipeline into a probability matrix, finding a label by name).
 """
 
 from __future__ import annotations
@@ -30,6 +27,8 @@ from typing import Any
 import numpy as np
 
 from .base import check_backend, validate_texts
+from .classifiers import backend_name, classifier_distribution, find_label
+from .stats import DEFAULT_VARY, audit_report
 
 FORMALITY_MODEL = "s-nlp/roberta-base-formality-ranker"
 """Hub id of the formality classifier used by the predecessor work (label "formal")."""
@@ -70,45 +69,6 @@ _S_CONTRACTION_HOSTS = frozenset("it that there here what who let he she where h
 _WORD = re.compile(r"[a-z]+(?:'[a-z]+)?")
 _EXCLAIM = re.compile(r"!")
 _EMOJI = re.compile("[\U0001f300-\U0001faff\u2600-\u27bf]")
-
-
-def load_pipeline(model: Any, task: str = "text-classification", device: Any = None) -> Any:
-    """A ``transformers`` pipeline for ``task`` from a Hub id, a local folder, or an existing pipeline."""
-    from transformers import Pipeline, pipeline
-
-    if isinstance(model, Pipeline):
-        return model
-    if not isinstance(model, str) or not model:
-        raise ValueError(f"model must be a Hub id, a local path or a transformers Pipeline, got {model!r}")
-    return pipeline(task, model=model, device=device)
-
-
-def classifier_distribution(
-    texts: Sequence[str], model: Any, *, batch_size: int = 32, device: Any = None, truncation: bool = True
-) -> tuple[np.ndarray, list[str]]:
-    """Run a text-classification pipeline with all labels and return ((n, k) scores, label names).
-
-    Columns follow the model's ``id2label`` order. Scores are whatever the pipeline's activation gives:
-    softmax for single-label heads, sigmoid for ``multi_label_classification`` heads.
-    """
-    pipe = load_pipeline(model, "text-classification", device)
-    id2label = pipe.model.config.id2label
-    labels = [id2label[i] for i in sorted(id2label)]
-    column = {label: j for j, label in enumerate(labels)}
-    outputs = pipe(list(texts), top_k=None, batch_size=batch_size, truncation=truncation)
-    scores = np.zeros((len(outputs), len(labels)), dtype=np.float64)
-    for i, row in enumerate(outputs):
-        for item in row:
-            scores[i, column[item["label"]]] = item["score"]
-    return scores, labels
-
-
-def find_label(labels: Sequence[str], wanted: str) -> int:
-    """Index of the label equal (case-insensitively) to ``wanted``; a clear error listing the labels otherwise."""
-    lowered = [str(label).lower() for label in labels]
-    if wanted.lower() not in lowered:
-        raise ValueError(f"the classifier has no label {wanted!r}; its labels are {list(labels)}")
-    return lowered.index(wanted.lower())
 
 
 # --- offline register score ----------------------------------------------------------------------
@@ -171,7 +131,7 @@ def audit_formality(
     n_boot: int = 1000,
     seed: int = 0,
     confidence: float = 0.95,
-    vary: Sequence[str] = ("gender", "age"),
+    vary: Sequence[str] = DEFAULT_VARY,
     batch_size: int = 32,
     device: Any = None,
 ) -> dict[str, Any]:
@@ -180,8 +140,6 @@ def audit_formality(
 
     ``table`` holds the grid columns (stance, theme, age, gender, region) aligned with ``texts``.
     """
-    from .stats import audit_report
-
     scores = formality_scores(
         texts, backend=backend, model=model, formal_label=formal_label, batch_size=batch_size, device=device
     )
@@ -191,11 +149,3 @@ def audit_formality(
     report["per_message"] = {"formality": scores.tolist()}
     return report
 
-
-def backend_name(backend: str, model: Any) -> str:
-    """What a report names as its scorer: "offline", or the classifier's Hub id / local path."""
-    if backend == "offline":
-        return "offline"
-    if isinstance(model, str):
-        return model
-    return str(getattr(getattr(model, "model", None), "name_or_path", type(model).__name__))

@@ -38,7 +38,7 @@ import numpy as np
 import pandas as pd
 
 from fairpp_hf.audits.base import check_backend, validate_texts
-from fairpp_hf.audits.stats import audit_report
+from fairpp_hf.audits.stats import DEFAULT_VARY, audit_report, json_floats
 from fairpp_hf.grid import AGES, GENDERS
 
 #: Attribute word sets of the WEAT-style association (our own lists, 10 words each).
@@ -327,7 +327,7 @@ def audit_lexical(
     top_k: int = 20,
     n_boot: int = 1000,
     seed: int = 0,
-    vary: Sequence[str] = ("gender", "age"),
+    vary: Sequence[str] = DEFAULT_VARY,
 ) -> dict[str, Any]:
     """Lexical association audit: per-message association scores, matched-pair gaps with bootstrap CI
     and Welch t / ANOVA per contrast (each contrast scored on its own attribute pairs), plus the
@@ -347,5 +347,5 @@ def audit_lexical(
         report["scores"][f"{contrast}_association"] = sub["scores"]
         entry.update(scorer.group_words(codes, msg, vocab, table[contrast], contrast))
         report[contrast] = entry
-    report["per_message"] = {c: [None if pd.isna(x) else float(x) for x in scores[c]] for c in scores.columns}
+    report["per_message"] = {c: json_floats(scores[c]) for c in scores.columns}
     return report

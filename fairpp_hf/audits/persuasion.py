@@ -47,7 +47,7 @@ import numpy as np
 import pandas as pd
 
 from fairpp_hf.audits.base import check_backend, validate_texts
-from fairpp_hf.audits.stats import audit_report
+from fairpp_hf.audits.stats import DEFAULT_VARY, audit_report
 
 logger = logging.getLogger(__name__)
 
@@ -273,13 +273,14 @@ class PersuasionScorer:
         none), modality (+1 certainty, -1 hedging, 0) and whether it is an imperative verb."""
         tokens, msg = _tokenize(texts)
         codes, uniques = pd.factorize(tokens) if len(tokens) else (np.zeros(0, dtype=np.int64), np.array([], dtype=object))
-        table = self._token_table(np.asarray(uniques, dtype=object))
+        uniq_arr = np.asarray(uniques, dtype=object)
+        table = self._token_table(uniq_arr)
         kind = table["kind"][codes]
         word = kind == _WORD
-        is_det = np.isin(np.asarray(uniques, dtype=object), list(DETERMINERS))[codes]
-        is_lead = np.isin(np.asarray(uniques, dtype=object), list(IMPERATIVE_LEADS))[codes]
-        is_aux = np.isin(np.asarray(uniques, dtype=object), list(AUXILIARIES))[codes]
-        is_obj = np.isin(np.asarray(uniques, dtype=object), list(OBJECT_STARTERS))[codes]
+        is_det = np.isin(uniq_arr, list(DETERMINERS))[codes]
+        is_lead = np.isin(uniq_arr, list(IMPERATIVE_LEADS))[codes]
+        is_aux = np.isin(uniq_arr, list(AUXILIARIES))[codes]
+        is_obj = np.isin(uniq_arr, list(OBJECT_STARTERS))[codes]
 
         same_prev = np.zeros(len(codes), dtype=bool)
         same_prev[1:] = msg[1:] == msg[:-1]
@@ -287,7 +288,6 @@ class PersuasionScorer:
         prev_det[1:] = is_det[:-1]
         prev_det &= same_prev
 
-        uniq_arr = np.asarray(uniques, dtype=object)
         modality = np.isin(uniq_arr, list(CERTAINTY)).astype(np.int8) - np.isin(uniq_arr, list(HEDGING)).astype(np.int8)
 
         # imperatives: clause-initial bare verbs (after an optional lead word)
@@ -305,7 +305,7 @@ class PersuasionScorer:
         next_obj[:-1] = is_obj[1:] & same_next[:-1]
         next_adj = np.zeros(len(codes), dtype=bool)
         next_adj[:-1] = table["adjective"][codes][1:] & (kind[1:] == _WORD) & same_next[:-1]
-        clause_end = ~same_next.copy()
+        clause_end = ~same_next
         clause_end[:-1] |= kind[1:] == _BREAK
         next_aux = np.zeros(len(codes), dtype=bool)
         next_aux[:-1] = is_aux[1:]
@@ -339,7 +339,7 @@ def audit_persuasion(
     lexicon: AgencyLexicon | str | Path | Mapping[str, str] | None = None,
     n_boot: int = 1000,
     seed: int = 0,
-    vary: Sequence[str] = ("gender", "age"),
+    vary: Sequence[str] = DEFAULT_VARY,
 ) -> dict[str, Any]:
     """PBI audit: per-message scores, matched-pair gaps with bootstrap CI, Welch t (gender) and ANOVA
     (age). PBI is lexicon-based like the original, so there is no classifier backend: a ``backend`` other

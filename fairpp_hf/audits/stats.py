@@ -102,6 +102,11 @@ def _clean(x: float) -> float | None:
     return None if math.isnan(x) else x
 
 
+def json_floats(values: Any) -> list[float | None]:
+    """Per-message floats for a JSON report: NaN becomes None."""
+    return [_clean(x) for x in values]
+
+
 def group_test(scores: np.ndarray, groups: Sequence) -> dict[str, Any]:
     """The group-level test of prior work: Welch's t-test for two groups, one-way ANOVA (plus Tukey
     HSD pairwise p-values) for more. NaN scores are left out and counted; a single group present
@@ -229,7 +234,7 @@ def audit_report(
             "confidence": confidence,
             "index_a": pairs["index_a"].astype(int).tolist(),
             "index_b": pairs["index_b"].astype(int).tolist(),
-            "gaps": [_clean(g) for g in gaps],
+            "gaps": json_floats(gaps),
         }
         if group_scores is not None:
             with warnings.catch_warnings(record=True) as caught:

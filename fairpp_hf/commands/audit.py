@@ -71,10 +71,10 @@ def summary_rows(reports: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
     for file, by_audit in reports.items():
         for audit, report in by_audit.items():
             for contrast in CONTRASTS:
-                entry = report.get(contrast) if isinstance(report, dict) else None
                 if "error" in report:
                     rows.append({"file": file, "audit": audit, "contrast": contrast, "error": report["error"]})
                     continue
+                entry = report.get(contrast)
                 if not entry:
                     continue
                 test = entry.get("group_test") or {}
@@ -113,6 +113,12 @@ def format_table(rows: list[dict[str, Any]]) -> str:
     return "\n".join(out)
 
 
+def _group_means(by_audit: dict[str, Any], audit: str, contrast: str) -> dict[str, Any]:
+    """Per-group mean scores of one audit and contrast in one file's reports ({} when absent or failed)."""
+    entry = (by_audit.get(audit) or {}).get(contrast) or {}
+    return entry.get("group_test", {}).get("group_means") or {}
+
+
 def plot_groups(reports: dict[str, dict[str, Any]], path: Path) -> None:
     """Bar charts of per-group mean scores: one panel per audit x contrast, one bar colour per file."""
     import matplotlib
@@ -129,10 +135,9 @@ def plot_groups(reports: dict[str, dict[str, Any]], path: Path) -> None:
             ax = axes[i][j]
             groups: list[str] = []
             for by in reports.values():
-                means = ((by.get(audit) or {}).get(contrast) or {}).get("group_test", {}).get("group_means") or {}
-                groups += [g for g in means if g not in groups]
+                groups += [g for g in _group_means(by, audit, contrast) if g not in groups]
             for k, (file, by) in enumerate(reports.items()):
-                means = ((by.get(audit) or {}).get(contrast) or {}).get("group_test", {}).get("group_means") or {}
+                means = _group_means(by, audit, contrast)
                 values = [np.nan if means.get(g) is None else means[g] for g in groups]
                 ax.bar(np.arange(len(groups)) + k * width, values, width, label=file)
             ax.set_xticks(np.arange(len(groups)) + width * (len(reports) - 1) / 2)

@@ -12,6 +12,10 @@ from __future__ import annotations
 import argparse
 import sys
 
+from ..personas import PERSONA_IDS
+from ..prompts import PROMPT_FORMATS
+from ..weighting import WEIGHT_NORMALIZATIONS
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Register the export-dataset options."""
@@ -23,17 +27,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     src.add_argument("--synthetic-questions", type=int, default=2000, metavar="N",
                      help="size of the SYNTHETIC sample when no data is given (default: 2000)")
     parser.add_argument("--out", required=True, help="output folder (must be empty or an earlier export with --overwrite)")
-    parser.add_argument("--personas", nargs="+", type=int, default=list(range(1, 8)), metavar="K",
+    parser.add_argument("--personas", nargs="+", type=int, default=list(PERSONA_IDS), metavar="K",
                         help="target personas of the pairs/sft configs (default: 1..7)")
-    parser.add_argument("--formats", nargs="+", default=["standard", "conversational"],
-                        choices=["standard", "conversational"], help="prompt formats of pairs/sft configs")
+    parser.add_argument("--formats", nargs="+", default=list(PROMPT_FORMATS),
+                        choices=PROMPT_FORMATS, help="prompt formats of pairs/sft configs")
     parser.add_argument("--views", nargs="+", default=["records", "distributions", "pairs", "sft"],
                         choices=["records", "distributions", "pairs", "sft"], help="which views to export")
     parser.add_argument("--test-size", type=float, default=0.1, help="fraction of questions in the test split")
     parser.add_argument("--seed", type=int, default=0, help="split (and synthetic sample) seed")
     parser.add_argument("--alpha", type=float, default=1.0, help="Eq. 1 exponent of the tier index")
     parser.add_argument("--beta", type=float, default=1.0, help="Eq. 1 exponent of the inverse tier size")
-    parser.add_argument("--normalize", choices=["paper", "mean"], default="paper",
+    parser.add_argument("--normalize", choices=WEIGHT_NORMALIZATIONS, default="paper",
                         help="paper: tier weights sum to 1; mean: per-row train weights average 1")
     parser.add_argument("--include-non-target-pair", action="store_true",
                         help="add the authors' third pair between the two non-target options (label noise)")

@@ -17,6 +17,9 @@ import json
 import sys
 from pathlib import Path
 
+from ..positioning import POSITION_METHODS
+from ..prompts import PROMPT_FORMATS
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Register the position options."""
@@ -29,9 +32,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0, help="seed of the --limit subset and the synthetic sample")
     parser.add_argument("--synthetic-questions", type=int, default=200, metavar="N",
                         help="size of the SYNTHETIC sample when no --dataset is given (default: 200)")
-    parser.add_argument("--method", choices=["score", "generate"], default="score",
+    parser.add_argument("--method", choices=POSITION_METHODS, default="score",
                         help="score: option-letter probabilities (fast); generate: greedy text parsed as the paper did")
-    parser.add_argument("--format", choices=["conversational", "standard"], default="conversational",
+    parser.add_argument("--format", choices=PROMPT_FORMATS, default="conversational",
                         help="prompt format the model was trained in (default: conversational = chat template)")
     parser.add_argument("--batch-size", type=int, default=16, help="questions per forward pass (default: 16)")
     parser.add_argument("--max-new-tokens", type=int, default=16,

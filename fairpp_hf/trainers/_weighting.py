@@ -128,13 +128,6 @@ class WeightCollator:
         return batch
 
 
-def ensure_signature_column(trainer, column: str) -> None:
-    """Add ``column`` to the trainer's signature columns so ``remove_unused_columns`` keeps it."""
-    trainer._set_signature_columns_if_needed()
-    if column not in trainer._signature_columns:
-        trainer._signature_columns = [*trainer._signature_columns, column]
-
-
 def reduce_step_totals(trainer, batch_samples: list[dict], column: str, extra=None):
     """Sum, over the micro-batches of one optimizer step and over every rank, ``[sum(w), count, *extra]``.
 
@@ -185,3 +178,104 @@ def report_dropped(before: int | None, dataset, name: str) -> None:
             "%s dataset: %d of %d rows were dropped during tokenization (prompt alone fills max_length); "
             "their weights do not count.", name, before - after, before,
         )
+
+
+def default_output_dir(model: Any, suffix: str) -> str:
+    """``<model name>-<suffix>``, the output folder TRL's trainers default to when ``args`` is None."""
+    name = model if isinstance(model, str) else getattr(model.config, "_name_or_path", "model")
+    return f"{str(name).rstrip('/').split('/')[-1] or 'model'}-{suffix}"
+
+
+class WeightedTrainerMixin:
+    """What both weighted trainers add around their TRL base (list it first: ``class T(WeightedTrainerMixin, X)``).
+
+    ``__init__`` calls :meth:`_read_weight_args` and :meth:`_validate_weighted_datasets` before the TRL
+    constructor and :meth:`_install_weighting` after it; the overrides below keep the column through
+    ``remove_unused_columns``, all-reduce the step's weight totals and validate datasets passed to ``evaluate``.
+    """
+
+    def _read_weight_args(self, args) -> None:
+        """Take the weight settings from ``args`` (a plain TRL config gets ``"weight"`` / ``"weighted_mean"``)."""
+        self.weight_column: str | None = getattr(args, "weight_column", "weight")
+        self.weight_normalization: str = check_normalization(getattr(args, "weight_normalization", "weighted_mean"))
+        self._step_totals = None
+
+    def _validate_weighted_datasets(self, train_dataset, eval_dataset):
+        """Validate the weight column of the datasets when weighted.
+
+        Returns ``(train_dataset, eval_dataset, train size or None)``.
+        """
+        if self.weight_column is None:
+            return train_dataset, eval_dataset, None
+        if train_dataset is None:
+            raise ValueError("`train_dataset` is required")
+        train_dataset = validate_weight_column(train_dataset, self.weight_column, "train")
+        eval_dataset = validate_eval_datasets(eval_dataset, self.weight_column)
+        return train_dataset, eval_dataset, len(train_dataset) if hasattr(train_dataset, "__len__") else None
+
+    def _install_weighting(self, size: int | None) -> None:
+        """After the TRL constructor: wrap the collator; the returned loss is already normalised over the step."""
+        report_dropped(size, self.train_dataset, "train")
+        self.data_collator = WeightCollator(self.data_collator, self.weight_column)
+        # The loss we return is normalised over the optimizer step already: Trainer must not divide by GA.
+        self.loss_is_scaled_for_ga = True
+
+    def _step_extra(self):
+        """Extra per-batch sums for :func:`reduce_step_totals` (None: weight total and count only)."""
+        return None
+
+    def _pop_weights(self, inputs) -> tuple[dict, Any]:
+        """``(inputs without the weight column, the weights as float64 on the inputs' device)``."""
+        import torch
+
+        inputs = dict(inputs)
+        if self.weight_column not in inputs:
+            raise ValueError(
+                f"the batch has no {self.weight_column!r} tensor: the weight column was lost before the loss "
+                "(a custom collator or column removal); refusing to train unweighted."
+            )
+        w = inputs.pop(self.weight_column).to(device=inputs["input_ids"].device, dtype=torch.float64)
+        return inputs, w
+
+    def _totals(self, w, batch: dict):
+        """``(totals, ranks, accumulation steps)`` that normalise this micro-batch's weights ``w``.
+
+        In a training step: the step's all-reduced ``[sum(w), count, *extra]``, the number of data-parallel
+        ranks and the step's accumulation count. Otherwise (evaluation, a call outside the loop): the same
+        totals of this batch alone, 1, 1.
+        """
+        import torch
+
+        if self.model.training and self._step_totals is not None:
+            ga = int(getattr(self, "current_gradient_accumulation_steps", 1) or 1)
+            return self._step_totals, float(data_parallel_size(self)), ga
+        parts = [w.sum(), torch.tensor(float(w.numel()), dtype=torch.float64, device=w.device)]
+        extra = self._step_extra()
+        if extra is not None:
+            parts += extra(batch, w)
+        return torch.stack(parts), 1.0, 1
+
+    def _set_signature_columns_if_needed(self):
+        super()._set_signature_columns_if_needed()
+        column = getattr(self, "weight_column", None)
+        if column is not None and column not in self._signature_columns:
+            self._signature_columns = [*self._signature_columns, column]
+
+    def get_batch_samples(self, epoch_iterator, num_batches, device):
+        """Prefetch the step's micro-batches (as ``Trainer`` does) and all-reduce their weight totals."""
+        batch_samples, num_items_in_batch = super().get_batch_samples(epoch_iterator, num_batches, device)
+        if self.weight_column is not None:
+            self._step_totals = reduce_step_totals(self, batch_samples, self.weight_column, self._step_extra())
+        return batch_samples, num_items_in_batch
+
+    def train(self, *args, **kwargs):
+        try:
+            return super().train(*args, **kwargs)
+        finally:
+            self._step_totals = None
+
+    def evaluate(self, eval_dataset=None, ignore_keys=None, metric_key_prefix: str = "eval"):
+        """``Trainer.evaluate``; a dataset passed here has its weight column validated first."""
+        if self.weight_column is not None and eval_dataset is not None and not isinstance(eval_dataset, str):
+            eval_dataset = validate_eval_datasets(eval_dataset, self.weight_column)
+        return super().evaluate(eval_dataset=eval_dataset, ignore_keys=ignore_keys, metric_key_prefix=metric_key_prefix)

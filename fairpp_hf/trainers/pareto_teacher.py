@@ -26,6 +26,7 @@ from typing import Any
 import pandas as pd
 
 from ..pareto import GateConfig, audit_scorer, run_teacher_pipeline
+from ._weighting import default_output_dir
 from .weighted_dpo import WeightedDPOConfig, WeightedDPOTrainer
 
 logger = logging.getLogger(__name__)
@@ -156,8 +157,7 @@ class ParetoTeacherDPOTrainer(WeightedDPOTrainer):
         sft_dataset: Any = None,
     ):
         if args is None:
-            name = model if isinstance(model, str) else getattr(model.config, "_name_or_path", "model")
-            args = ParetoTeacherDPOConfig(f"{str(name).rstrip('/').split('/')[-1] or 'model'}-ParetoDPO")
+            args = ParetoTeacherDPOConfig(default_output_dir(model, "ParetoDPO"))
         if not isinstance(args, ParetoTeacherDPOConfig):
             raise TypeError(f"args must be a ParetoTeacherDPOConfig; got {type(args).__name__}")
         if isinstance(model, str):
@@ -197,7 +197,7 @@ class ParetoTeacherDPOTrainer(WeightedDPOTrainer):
         if column is None or dataset.column_names is None or column in dataset.column_names:
             return dataset  # (an IterableDataset of unknown columns is checked lazily by the weighted trainer)
         logger.info("train dataset has no %r column: every pair gets weight 1.0", column)
-        return dataset.map(lambda _: {column: 1.0})
+        return dataset.add_column(column, [1.0] * len(dataset))
 
     # ---- teacher stage -------------------------------------------------------------------------------
 

@@ -33,15 +33,10 @@ from trl.trainer.utils import FusedCausalLMOutput
 
 from ._weighting import (
     NORMALIZATIONS,
-    WeightCollator,
+    WeightedTrainerMixin,
     check_normalization,
-    data_parallel_size,
-    ensure_signature_column,
-    reduce_step_totals,
-    report_dropped,
+    default_output_dir,
     safe_ratio,
-    validate_eval_datasets,
-    validate_weight_column,
 )
 
 #: Loss types whose per-example weights are undefined: they sort log-ratios across the batch.
@@ -162,7 +157,7 @@ class _WeightedForward:
         return tracked
 
 
-class WeightedDPOTrainer(DPOTrainer):
+class WeightedDPOTrainer(WeightedTrainerMixin, DPOTrainer):
     """``trl.DPOTrainer`` with per-example weights from a dataset column (WDPO); same constructor, same use.
 
     The logged ``loss`` is the weighted objective. With all weights 1 the losses and gradients equal
@@ -190,19 +185,11 @@ class WeightedDPOTrainer(DPOTrainer):
         peft_config: Any = None,
     ):
         if args is None:
-            name = model if isinstance(model, str) else getattr(model.config, "_name_or_path", "model")
-            args = WeightedDPOConfig(f"{str(name).rstrip('/').split('/')[-1] or 'model'}-WDPO")
-        self.weight_column: str | None = getattr(args, "weight_column", "weight")
-        self.weight_normalization: str = check_normalization(getattr(args, "weight_normalization", "weighted_mean"))
-        self._step_totals: torch.Tensor | None = None
-        sizes: dict[str, int | None] = {}
+            args = WeightedDPOConfig(default_output_dir(model, "WDPO"))
+        self._read_weight_args(args)
         if self.weight_column is not None:
             check_weightable_loss_types(args.loss_type)
-            if train_dataset is None:
-                raise ValueError("`train_dataset` is required")
-            train_dataset = validate_weight_column(train_dataset, self.weight_column, "train")
-            eval_dataset = validate_eval_datasets(eval_dataset, self.weight_column)
-            sizes["train"] = len(train_dataset) if hasattr(train_dataset, "__len__") else None
+        train_dataset, eval_dataset, size = self._validate_weighted_datasets(train_dataset, eval_dataset)
         super().__init__(
             model=model, ref_model=ref_model, args=args, data_collator=data_collator, train_dataset=train_dataset,
             eval_dataset=eval_dataset, processing_class=processing_class, compute_metrics=compute_metrics,
@@ -211,11 +198,7 @@ class WeightedDPOTrainer(DPOTrainer):
         )
         if self.weight_column is None:
             return
-        report_dropped(sizes.get("train"), self.train_dataset, "train")
-        self.data_collator = WeightCollator(self.data_collator, self.weight_column)
-        ensure_signature_column(self, self.weight_column)
-        # The loss we return is normalised over the optimizer step already: Trainer must not divide by GA.
-        self.loss_is_scaled_for_ga = True
+        self._install_weighting(size)
         # Route the per-sequence factor through TRL's WPO hook; remember whether the user wants WPO as well.
         self._user_wpo = bool(self.use_weighting)
         self.use_weighting = True
@@ -228,12 +211,6 @@ class WeightedDPOTrainer(DPOTrainer):
 
     # ---- data plumbing -------------------------------------------------------------------------------
 
-    def _set_signature_columns_if_needed(self):
-        super()._set_signature_columns_if_needed()
-        column = getattr(self, "weight_column", None)
-        if column is not None and column not in self._signature_columns:
-            self._signature_columns = [*self._signature_columns, column]
-
     def _chosen_token_counts(self, batch: dict, w: torch.Tensor) -> list[torch.Tensor]:
         """Weighted and plain counts of chosen completion tokens (the ``sft`` term's denominators)."""
         n = batch["completion_mask"][..., 1:].chunk(2, dim=0)[0].sum(dim=1).to(torch.float64)
@@ -245,56 +222,25 @@ class WeightedDPOTrainer(DPOTrainer):
             inputs = {k: v for k, v in inputs.items() if k != self.weight_column}
         return super().compute_ref_log_probs(model, inputs)
 
-    def get_batch_samples(self, epoch_iterator, num_batches, device):
-        """Prefetch the step's micro-batches (as ``Trainer`` does) and all-reduce their weight totals."""
-        batch_samples, num_items_in_batch = super().get_batch_samples(epoch_iterator, num_batches, device)
-        if self.weight_column is not None:
-            extra = self._chosen_token_counts if self._has_sft else None
-            self._step_totals = reduce_step_totals(self, batch_samples, self.weight_column, extra)
-        return batch_samples, num_items_in_batch
-
-    def train(self, *args, **kwargs):
-        try:
-            return super().train(*args, **kwargs)
-        finally:
-            self._step_totals = None
-
-    def evaluate(self, eval_dataset=None, ignore_keys=None, metric_key_prefix: str = "eval"):
-        """``Trainer.evaluate``; a dataset passed here has its weight column validated first."""
-        if self.weight_column is not None and eval_dataset is not None and not isinstance(eval_dataset, str):
-            eval_dataset = validate_eval_datasets(eval_dataset, self.weight_column)
-        return super().evaluate(eval_dataset=eval_dataset, ignore_keys=ignore_keys, metric_key_prefix=metric_key_prefix)
+    def _step_extra(self):
+        """With an ``"sft"`` term the step totals also carry the chosen token counts."""
+        return self._chosen_token_counts if self._has_sft else None
 
     # ---- loss ----------------------------------------------------------------------------------------
 
     def _normalizers(self, w: torch.Tensor, batch: dict) -> tuple[torch.Tensor, torch.Tensor | None, float, int]:
         """(step denominator, sft denominator, rank factor, accumulation steps) for this micro-batch."""
-        in_step = self.model.training and self._step_totals is not None
-        if in_step:
-            totals = self._step_totals
-            ranks, ga = data_parallel_size(self), int(getattr(self, "current_gradient_accumulation_steps", 1) or 1)
-        else:  # evaluation or a call outside the training loop: normalise within this batch
-            parts = [w.sum(), torch.tensor(float(w.numel()), dtype=torch.float64, device=w.device)]
-            if self._has_sft:
-                parts += self._chosen_token_counts(batch, w)
-            totals = torch.stack(parts)
-            ranks, ga = 1, 1
+        totals, ranks, ga = self._totals(w, batch)
         weighted = self.weight_normalization == "weighted_mean"
         denom = totals[0] if weighted else totals[1]
         sft_denom = (totals[2] if weighted else totals[3]) if self._has_sft else None
-        return denom, sft_denom, float(ranks), ga
+        return denom, sft_denom, ranks, ga
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
         """The weighted DPO loss of one micro-batch, scaled so the optimizer step sees sum(w*l)/sum(w)."""
         if self.weight_column is None:
             return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
-        inputs = dict(inputs)
-        if self.weight_column not in inputs:
-            raise ValueError(
-                f"the batch has no {self.weight_column!r} tensor: the weight column was lost before the loss "
-                "(a custom collator or column removal); refusing to train unweighted."
-            )
-        w = inputs.pop(self.weight_column).to(device=inputs["input_ids"].device, dtype=torch.float64)
+        inputs, w = self._pop_weights(inputs)
         denom, sft_denom, ranks, ga = self._normalizers(w, inputs)
         batch = w.numel()
         # mean_i(c_i * l_i) over the micro-batch == ranks * sum_i w_i l_i / denom

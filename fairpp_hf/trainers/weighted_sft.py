@@ -19,15 +19,10 @@ from trl import SFTConfig, SFTTrainer
 
 from ._weighting import (
     NORMALIZATIONS,
-    WeightCollator,
+    WeightedTrainerMixin,
     check_normalization,
-    data_parallel_size,
-    ensure_signature_column,
-    reduce_step_totals,
-    report_dropped,
+    default_output_dir,
     safe_ratio,
-    validate_eval_datasets,
-    validate_weight_column,
 )
 
 
@@ -96,7 +91,7 @@ class _CapturingForward:
         return outputs
 
 
-class WeightedSFTTrainer(SFTTrainer):
+class WeightedSFTTrainer(WeightedTrainerMixin, SFTTrainer):
     """``trl.SFTTrainer`` with per-example weights from a dataset column; same constructor, same use.
 
     Supports ``loss_type`` "nll" and "dft", LoRA via ``peft_config``, ``IterableDataset`` and evaluation.
@@ -124,21 +119,13 @@ class WeightedSFTTrainer(SFTTrainer):
         formatting_func: Any = None,
     ):
         if args is None:
-            name = model if isinstance(model, str) else getattr(model.config, "_name_or_path", "model")
-            args = WeightedSFTConfig(f"{str(name).rstrip('/').split('/')[-1] or 'model'}-WSFT")
-        self.weight_column: str | None = getattr(args, "weight_column", "weight")
-        self.weight_normalization: str = check_normalization(getattr(args, "weight_normalization", "weighted_mean"))
-        self._step_totals: torch.Tensor | None = None
-        size = None
+            args = WeightedSFTConfig(default_output_dir(model, "WSFT"))
+        self._read_weight_args(args)
         if self.weight_column is not None:
             _check_sft_args(args)
             if compute_loss_func is not None:
                 raise ValueError("weight_column is set: compute_loss_func would bypass the weights; pass one or the other.")
-            if train_dataset is None:
-                raise ValueError("`train_dataset` is required")
-            train_dataset = validate_weight_column(train_dataset, self.weight_column, "train")
-            eval_dataset = validate_eval_datasets(eval_dataset, self.weight_column)
-            size = len(train_dataset) if hasattr(train_dataset, "__len__") else None
+        train_dataset, eval_dataset, size = self._validate_weighted_datasets(train_dataset, eval_dataset)
         super().__init__(
             model=model, args=args, data_collator=data_collator, train_dataset=train_dataset,
             eval_dataset=eval_dataset, processing_class=processing_class, compute_loss_func=compute_loss_func,
@@ -150,47 +137,13 @@ class WeightedSFTTrainer(SFTTrainer):
         )
         if self.weight_column is None:
             return
-        report_dropped(size, self.train_dataset, "train")
-        self.data_collator = WeightCollator(self.data_collator, self.weight_column)
-        ensure_signature_column(self, self.weight_column)
-        self.loss_is_scaled_for_ga = True
-
-    def _set_signature_columns_if_needed(self):
-        super()._set_signature_columns_if_needed()
-        column = getattr(self, "weight_column", None)
-        if column is not None and column not in self._signature_columns:
-            self._signature_columns = [*self._signature_columns, column]
-
-    def get_batch_samples(self, epoch_iterator, num_batches, device):
-        """Prefetch the step's micro-batches (as ``Trainer`` does) and all-reduce their weight totals."""
-        batch_samples, num_items_in_batch = super().get_batch_samples(epoch_iterator, num_batches, device)
-        if self.weight_column is not None:
-            self._step_totals = reduce_step_totals(self, batch_samples, self.weight_column)
-        return batch_samples, num_items_in_batch
-
-    def train(self, *args, **kwargs):
-        try:
-            return super().train(*args, **kwargs)
-        finally:
-            self._step_totals = None
-
-    def evaluate(self, eval_dataset=None, ignore_keys=None, metric_key_prefix: str = "eval"):
-        """``Trainer.evaluate``; a dataset passed here has its weight column validated first."""
-        if self.weight_column is not None and eval_dataset is not None and not isinstance(eval_dataset, str):
-            eval_dataset = validate_eval_datasets(eval_dataset, self.weight_column)
-        return super().evaluate(eval_dataset=eval_dataset, ignore_keys=ignore_keys, metric_key_prefix=metric_key_prefix)
+        self._install_weighting(size)
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
         """sum_i c_i * token-mean NLL_i over the micro-batch, c_i normalised over the optimizer step."""
         if self.weight_column is None:
             return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
-        inputs = dict(inputs)
-        if self.weight_column not in inputs:
-            raise ValueError(
-                f"the batch has no {self.weight_column!r} tensor: the weight column was lost before the loss; "
-                "refusing to train unweighted."
-            )
-        w = inputs.pop(self.weight_column).to(device=inputs["input_ids"].device, dtype=torch.float64)
+        inputs, w = self._pop_weights(inputs)
         wrapper = _CapturingForward(model)
         result = super().compute_loss(wrapper, inputs, return_outputs, num_items_in_batch)
         outputs = result[1] if return_outputs else None
@@ -207,12 +160,7 @@ class WeightedSFTTrainer(SFTTrainer):
         counts = mask.sum(dim=1)
         per_example = per_token.sum(dim=1) / counts.clamp(min=1).to(per_token.dtype)
 
-        if self.model.training and self._step_totals is not None:
-            totals, ranks = self._step_totals, float(data_parallel_size(self))
-            ga = int(getattr(self, "current_gradient_accumulation_steps", 1) or 1)
-        else:
-            totals = torch.stack([w.sum(), torch.tensor(float(w.numel()), dtype=torch.float64, device=w.device)])
-            ranks, ga = 1.0, 1
+        totals, ranks, ga = self._totals(w, inputs)
         denom = totals[0] if self.weight_normalization == "weighted_mean" else totals[1]
         coef = safe_ratio(w * ranks, denom).to(per_example.dtype)
         loss = (coef * per_example).sum()

@@ -7,18 +7,10 @@ import datasets
 import evaluate
 import numpy as np
 
+from fairpp_hf.cards import FAIRPP_CITATION
 from fairpp_hf.similarity import persona_similarity
 
-_CITATION = """\
-@misc{fairpp2025,
-  title = {Fair-PP: A Synthetic Dataset for Aligning LLM with Personalized Preferences of Social Equity},
-  year = {2025},
-  eprint = {2505.11861},
-  archivePrefix = {arXiv},
-  primaryClass = {cs.CL},
-  url = {https://arxiv.org/abs/2505.11861}
-}
-"""
+_CITATION = FAIRPP_CITATION + "\n"
 
 _DESCRIPTION = """\
 Places a model among the seven Fair-PP personas. For every persona, similarity = 1 - Jensen-Shannon
