@@ -15,7 +15,6 @@ id on a GPU is the real experiment (the paper: Llama-3.2-3B-Instruct, persona 6,
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
 import platform
 import time
@@ -25,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from .jsonio import write_json
 from .personas import PERSONAS, check_persona
 from .prompts import check_format
 
@@ -577,18 +577,5 @@ def _run_align(cfg: AlignConfig, out: Path, started: float) -> AlignResult:
     files.update(_run_heatmaps(runs, out))
     results["files"] = files
     results["wall_seconds"] = time.perf_counter() - started
-    Path(files["results"]).write_text(json.dumps(_plain(results), indent=2) + "\n")
+    write_json(files["results"], results)
     return AlignResult(results=results, out=out, files=files)
-
-
-def _plain(value: Any) -> Any:
-    """JSON-ready copy: int keys to strings, numpy scalars to Python."""
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    return value

@@ -18,6 +18,8 @@ import math
 from pathlib import Path
 from typing import Any
 
+from ..jsonio import to_json_value
+
 logger = logging.getLogger(__name__)
 
 #: Audit name -> (module under fairpp_hf.audits, function).
@@ -150,19 +152,6 @@ def plot_groups(reports: dict[str, dict[str, Any]], path: Path) -> None:
     plt.close(fig)
 
 
-def _jsonable(obj: Any) -> Any:
-    """Reports as strict JSON: NaN/inf become null, numpy scalars/arrays become Python values."""
-    if isinstance(obj, dict):
-        return {str(k): _jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [_jsonable(v) for v in obj]
-    if hasattr(obj, "tolist"):
-        return _jsonable(obj.tolist())
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return None
-    return obj
-
-
 def _per_message_frame(file: str, table: Any, by_audit: dict[str, Any]) -> Any:
     import pandas as pd
 
@@ -228,7 +217,7 @@ def run(args: argparse.Namespace) -> int:
     print(format_table(rows))
     with open(out / "audit.json", "w") as fh:
         payload = {"files": dict(zip(names, map(str, args.files), strict=True)), "summary": rows, "reports": reports}
-        json.dump(_jsonable(payload), fh, indent=1, default=str, allow_nan=False)
+        fh.write(json.dumps(to_json_value(payload), indent=1, default=str, allow_nan=False))
     pd.concat(frames, ignore_index=True).to_csv(out / "audit_scores.csv", index=False)
     plot_groups(reports, out / "audit_groups.png")
     print(f"\nwrote {out / 'audit.json'}, {out / 'audit_scores.csv'}, {out / 'audit_groups.png'}")

@@ -13,10 +13,10 @@ Examples:
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
+from ..jsonio import write_json
 from ..positioning import POSITION_METHODS
 from ..prompts import PROMPT_FORMATS
 
@@ -106,13 +106,6 @@ def run(args: argparse.Namespace) -> int:
         "n_available": n_total, "target_persona": persona, "persona_names": names,
         "positioning": report.to_dict(), "results": results, "heatmaps": pngs,
     }
-    (out / "position.json").write_text(json.dumps(payload, indent=2, default=_jsonable))
+    write_json(out / "position.json", payload)
     print(f"\nwrote {out / 'position.json'}, {out / 'predictions.csv'} and {len(pngs)} heatmap(s)")
     return 0
-
-
-def _jsonable(value):
-    """numpy scalars/arrays to plain JSON values."""
-    if hasattr(value, "tolist"):
-        return value.tolist()
-    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
