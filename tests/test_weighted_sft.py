@@ -259,3 +259,14 @@ def test_wsft_script_trains_from_an_exported_folder(tmp_path, tiny_model_dir, ro
     assert isinstance(training_args, WeightedSFTConfig) and training_args.weight_column == "weight"
     module["main"](script_args, training_args, model_args)
     assert (out / "model.safetensors").exists()
+
+
+def test_command_line_none_spellings_mean_unweighted(tmp_path):
+    """`--weight_column None` from a launch script reaches the config as the string "None": it means no column."""
+    from fairpp_hf.trainers import WeightedDPOConfig, WeightedSFTConfig
+
+    for config in (WeightedDPOConfig, WeightedSFTConfig):
+        for spelling in ("None", "none", ""):
+            args = config(output_dir=str(tmp_path), weight_column=spelling, bf16=False, report_to="none")
+            assert args.weight_column is None
+        assert config(output_dir=str(tmp_path), bf16=False, report_to="none").weight_column == "weight"

@@ -61,9 +61,6 @@ def main(script_args, training_args, model_args) -> None:
     model_init_kwargs.update(training_args.model_init_kwargs or {})
     training_args.model_init_kwargs = model_init_kwargs
 
-    if training_args.weight_column in ("None", "none", ""):
-        training_args.weight_column = None
-
     dataset = load_dataset(
         script_args.dataset_name, name=script_args.dataset_config, streaming=script_args.dataset_streaming
     )

@@ -23,6 +23,11 @@ WeightNormalization = Literal["weighted_mean", "mean"]
 NORMALIZATIONS: tuple[str, ...] = ("weighted_mean", "mean")
 
 
+def weight_column_arg(value: str | None) -> str | None:
+    """``weight_column`` as given, with the command line's spellings of "no column" ("None", "none", "") as None."""
+    return None if value in ("None", "none", "") else value
+
+
 def check_normalization(value: str) -> str:
     """Return ``value`` if it is a known ``weight_normalization``, else raise naming the argument."""
     if value not in NORMALIZATIONS:

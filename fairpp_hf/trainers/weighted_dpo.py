@@ -37,6 +37,7 @@ from ._weighting import (
     check_normalization,
     default_output_dir,
     safe_ratio,
+    weight_column_arg,
 )
 
 #: Loss types whose per-example weights are undefined: they sort log-ratios across the batch.
@@ -103,6 +104,7 @@ class WeightedDPOConfig(DPOConfig):
 
     def __post_init__(self):
         super().__post_init__()
+        self.weight_column = weight_column_arg(self.weight_column)
         check_normalization(self.weight_normalization)
         if self.weight_column is not None:
             check_weightable_loss_types(self.loss_type)

@@ -23,6 +23,7 @@ from ._weighting import (
     check_normalization,
     default_output_dir,
     safe_ratio,
+    weight_column_arg,
 )
 
 
@@ -58,6 +59,7 @@ class WeightedSFTConfig(SFTConfig):
 
     def __post_init__(self):
         super().__post_init__()
+        self.weight_column = weight_column_arg(self.weight_column)
         check_normalization(self.weight_normalization)
         if self.weight_column is not None:
             _check_sft_args(self)
